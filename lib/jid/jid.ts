@@ -5,6 +5,7 @@
 // This is a subset of PRECIS, enough to compare addresses reliably.
 
 const LOCAL_FORBIDDEN = /["&'/:<>@\s]/u;
+// deno-lint-ignore no-control-regex -- control characters are exactly what JIDs may not hold
 const CONTROL = /[\u0000-\u001f\u007f]/u;
 const MAX_PART_BYTES = 1023;
 const encoder = new TextEncoder();

@@ -1,0 +1,56 @@
+// Helpers shared by the SQLite stores: transactions and typed column reads.
+import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
+
+type Row = Record<string, SQLOutputValue>;
+
+/**
+ * Runs `fn` inside a transaction, committing on return and rolling back on throw. Nested calls join
+ * the outer transaction. IMMEDIATE takes the write lock up front, so a concurrent writer waits on
+ * busy_timeout instead of failing when a read lock would have to be upgraded.
+ */
+export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  if (db.isTransaction) return fn();
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = fn();
+    db.exec("COMMIT");
+    return result;
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+function columnError(column: string, expected: string, value: unknown): Error {
+  return new TypeError(
+    `Cannot read column "${column}": expected ${expected}, got ${typeof value}`,
+  );
+}
+
+export function text(row: Row, column: string): string {
+  const value = row[column];
+  if (typeof value !== "string") throw columnError(column, "text", value);
+  return value;
+}
+
+export function textOrNull(row: Row, column: string): string | null {
+  const value = row[column];
+  if (value === null) return null;
+  if (typeof value !== "string") throw columnError(column, "text or null", value);
+  return value;
+}
+
+export function integer(row: Row, column: string): number {
+  const value = row[column];
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw columnError(column, "integer", value);
+  }
+  return value;
+}
+
+export function blob(row: Row, column: string): Uint8Array {
+  const value = row[column];
+  if (!(value instanceof Uint8Array)) throw columnError(column, "blob", value);
+  return value;
+}

@@ -1,0 +1,82 @@
+// Opening Verona's SQLite database (node:sqlite) and bringing its schema up to date.
+import { DatabaseSync } from "node:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { MIGRATIONS } from "./migrations.ts";
+import { integer, transaction } from "./_sql.ts";
+
+/** How long a statement waits for another connection's lock before failing, in milliseconds. */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens (creating if needed) the database at `path` and applies pending migrations.
+ * `":memory:"` opens a private in-memory database, handy for tests.
+ *
+ * @example
+ * ```ts
+ * using db = openDatabase("./data/verona.sqlite");
+ * const accounts = new SqliteAccountStore(db);
+ * ```
+ */
+export function openDatabase(path: string): DatabaseSync {
+  const inMemory = path === ":memory:";
+  let db: DatabaseSync;
+  try {
+    if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+    db = new DatabaseSync(path);
+  } catch (error) {
+    throw new Error(`Cannot open database "${path}": ${message(error)}`, { cause: error });
+  }
+  try {
+    // WAL lets readers run while the server writes; in-memory databases do not support it.
+    if (!inMemory) db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    migrate(db, MIGRATIONS);
+  } catch (error) {
+    db.close();
+    throw new Error(`Cannot open database "${path}": ${message(error)}`, { cause: error });
+  }
+  return db;
+}
+
+/**
+ * Applies the steps of `migrations` that the database has not run yet, each in its own
+ * transaction together with the bump of `PRAGMA user_version`. Returns the resulting version.
+ */
+export function migrate(db: DatabaseSync, migrations: readonly string[] = MIGRATIONS): number {
+  for (;;) {
+    const applied = transaction(db, () => {
+      // Read inside the transaction: another process may have migrated while we waited.
+      const version = userVersion(db);
+      if (version > migrations.length) {
+        throw new Error(
+          `Cannot migrate database: schema version ${version} is newer than this build supports (${migrations.length})`,
+        );
+      }
+      if (version === migrations.length) return null;
+      try {
+        db.exec(migrations[version]);
+      } catch (error) {
+        throw new Error(
+          `Cannot migrate database to schema version ${version + 1}: ${message(error)}`,
+          { cause: error },
+        );
+      }
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      return version + 1;
+    });
+    if (applied === null) return migrations.length;
+  }
+}
+
+/** The schema version recorded in the database (`PRAGMA user_version`). */
+export function userVersion(db: DatabaseSync): number {
+  const row = db.prepare("PRAGMA user_version").get();
+  if (row === undefined) throw new Error("Cannot read schema version: no result");
+  return integer(row, "user_version");
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -3,14 +3,17 @@
 import { saslprep } from "@mongodb-js/saslprep";
 
 /**
- * SASLprep for a string received during authentication, or null if it is prohibited.
- * Queries allow unassigned code points (RFC 4013 §2.5); stored passwords do not, see scram.ts.
+ * SASLprep as a query string, or null if `text` is prohibited. RFC 5802 §2.2 normalizes every
+ * SCRAM password as a query, which keeps passwords with newer characters (emoji) usable; since
+ * unassigned code points pass through unchanged, storing and checking still agree.
  */
 export function prepQuery(text: string): string | null {
   try {
     return saslprep(text, { allowUnassigned: true });
-  } catch {
-    return null;
+  } catch (error) {
+    // FIXME: @mongodb-js/saslprep 1.6.3 throws a TypeError when every character maps to
+    // nothing (e.g. "\u00AD"); its own rule errors are plain Errors. The answer is "".
+    return error instanceof TypeError ? "" : null;
   }
 }
 

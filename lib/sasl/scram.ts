@@ -1,7 +1,7 @@
 // Deriving stored SCRAM credentials from a password. RFC 5802 §2.2 (Normalize, Hi), §3 (SaltedPassword,
 // StoredKey, ServerKey), RFC 4013 (SASLprep), RFC 7677 §4 (iteration count for SCRAM-SHA-256).
-import { saslprep } from "@mongodb-js/saslprep";
 import type { ScramCredentials, ScramHash } from "./credentials.ts";
+import { prepQuery } from "./_identity.ts";
 import { hi, scramKeys } from "./_scram_util.ts";
 
 /** Iteration count used when none is given: the minimum RFC 7677 §4 recommends. */
@@ -21,10 +21,8 @@ export interface DeriveScramOptions {
 }
 
 /**
- * Derives what the server stores for `password`, after SASLprep.
- *
- * The password is prepared as a stored string, so unassigned code points are refused here
- * although a client may send them when logging in (RFC 4013 §2.5).
+ * Derives what the server stores for `password`, after SASLprep. Like RFC 5802 §2.2's
+ * Normalize, this treats the password as a query string: unassigned code points are allowed.
  *
  * @example
  * ```ts
@@ -46,13 +44,10 @@ export async function deriveScramCredentials(
   if (salt.length === 0) {
     throw new RangeError("Cannot derive SCRAM credentials: salt must not be empty");
   }
-  let prepared: string;
-  try {
-    prepared = saslprep(password);
-  } catch (error) {
+  const prepared = prepQuery(password);
+  if (prepared === null) {
     throw new Error(
       "Cannot derive SCRAM credentials: password contains a character SASLprep prohibits",
-      { cause: error },
     );
   }
   if (prepared === "") {

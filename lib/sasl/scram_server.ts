@@ -96,10 +96,8 @@ class ScramServer implements SaslServerMechanism {
     if (response === null) return failure("malformed-request", "Expected a SCRAM message");
     const text = decodeUtf8(response);
     if (text === null) return failure("malformed-request", "SCRAM message is not UTF-8");
-    return state.phase === "start" ? await this.#clientFirst(text) : await this.#clientFinal(
-      state,
-      text,
-    );
+    if (state.phase === "start") return await this.#clientFirst(text);
+    return await this.#clientFinal(state, text);
   }
 
   async #clientFirst(text: string): Promise<SaslStep> {
@@ -147,7 +145,9 @@ class ScramServer implements SaslServerMechanism {
 
     const serverPart = this.#options.nonce?.() ?? randomNonce();
     if (!isPrintable(serverPart)) {
-      throw new TypeError(`Cannot start SCRAM exchange: server nonce "${serverPart}" is not printable`);
+      throw new TypeError(
+        `Cannot start SCRAM exchange: server nonce "${serverPart}" is not printable`,
+      );
     }
     const stored = await this.#source.scram(username, this.#hash);
     // Unknown users get the same shape of challenge and fail only at the proof (RFC 5802 §9).

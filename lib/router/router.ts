@@ -1,0 +1,249 @@
+// Stanza routing by JID (RFC 6120 §10, RFC 6121 §8): sessions, the server itself, components.
+import { type Jid, JidError, parseJid } from "../jid/jid.ts";
+import { errorReply } from "../stanza/reply.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
+import { el, type Element } from "../xml/element.ts";
+import type { Component } from "./component.ts";
+import { IqRegistry, type IqTarget } from "./iq.ts";
+import type { BoundSession } from "./session.ts";
+
+export interface RouterOptions {
+  /** The server's own domain. */
+  domain: string;
+  /** Whether a local account exists (for the right error on stanzas to unknown users). */
+  accountExists(local: string): boolean;
+  /** Log sink. */
+  log(line: string): void;
+}
+
+/** Delivers stanzas between local sessions, server-side handlers and components. */
+export class Router {
+  readonly domain: string;
+  readonly iq = new IqRegistry();
+  #sessions = new Map<string, Map<string, BoundSession>>();
+  #components = new Map<string, Component>();
+  #options: RouterOptions;
+
+  constructor(options: RouterOptions) {
+    this.domain = options.domain;
+    this.#options = options;
+  }
+
+  /** Attaches a component that owns its own domain. */
+  addComponent(component: Component): void {
+    this.#components.set(component.domain, component);
+  }
+
+  /** The attached components. */
+  components(): Component[] {
+    return [...this.#components.values()];
+  }
+
+  /** Every bound session. */
+  *allSessions(): Iterable<BoundSession> {
+    for (const byResource of this.#sessions.values()) yield* byResource.values();
+  }
+
+  /** The bound sessions of one account. */
+  sessionsOf(bare: string): BoundSession[] {
+    const byResource = this.#sessions.get(bare);
+    return byResource ? [...byResource.values()] : [];
+  }
+
+  /** Whether a full JID is bound. */
+  isBound(full: Jid): boolean {
+    return this.#sessions.get(full.bare)?.has(full.resource) ?? false;
+  }
+
+  /** Registers a bound session; returns the session that held the same full JID, if any. */
+  bind(session: BoundSession): BoundSession | undefined {
+    let byResource = this.#sessions.get(session.jid.bare);
+    if (!byResource) this.#sessions.set(session.jid.bare, byResource = new Map());
+    const previous = byResource.get(session.jid.resource);
+    byResource.set(session.jid.resource, session);
+    return previous === session ? undefined : previous;
+  }
+
+  /**
+   * Removes a session that ended, telling everyone who saw it available
+   * (its other resources and directed-presence targets such as MUC rooms).
+   */
+  async unbind(session: BoundSession): Promise<void> {
+    const byResource = this.#sessions.get(session.jid.bare);
+    if (byResource?.get(session.jid.resource) === session) {
+      byResource.delete(session.jid.resource);
+      if (byResource.size === 0) this.#sessions.delete(session.jid.bare);
+    }
+    const wasAvailable = session.presence !== null;
+    session.presence = null;
+    const targets = [...session.directedPresence];
+    session.directedPresence.clear();
+    const from = session.jid.full;
+    if (wasAvailable) {
+      for (const other of this.sessionsOf(session.jid.bare)) {
+        if (other.presence) other.send(el("presence", { from, to: other.jid.full, type: "unavailable" }));
+      }
+    }
+    for (const to of targets) {
+      await this.route(el("presence", { from, to, type: "unavailable" }));
+    }
+  }
+
+  /** Handles a stanza from a local client; `from` is already stamped with its full JID. */
+  fromClient(stanza: Element, origin: BoundSession): void | Promise<void> {
+    if (stanza.name === "presence" && stanza.attrs.to === undefined) {
+      return this.#broadcastPresence(stanza, origin);
+    }
+    if (stanza.name === "presence") this.#trackDirectedPresence(stanza, origin);
+    return this.route(stanza, origin);
+  }
+
+  /** Routes a stanza by its `to`; errors become error replies to its sender. */
+  route(stanza: Element, origin?: BoundSession): void | Promise<void> {
+    try {
+      const result = this.#route(stanza, origin);
+      if (result instanceof Promise) return result.catch((error) => this.#bounce(stanza, error));
+    } catch (error) {
+      this.#bounce(stanza, error);
+    }
+  }
+
+  #route(stanza: Element, origin?: BoundSession): void | Promise<void> {
+    const to = this.#target(stanza, origin);
+    if (to.domain === this.domain) {
+      return to.local ? this.#toAccount(stanza, to, origin) : this.#toServer(stanza, "server", origin);
+    }
+    const component = this.#components.get(to.domain);
+    if (component) return component.handle(stanza);
+    throw new StanzaError("cancel", "remote-server-not-found", {
+      text: `This server does not federate; ${to.domain} is not reachable`,
+    });
+  }
+
+  #target(stanza: Element, origin?: BoundSession): Jid {
+    const to = stanza.attrs.to;
+    // RFC 6120 §10.3: no 'to' means the sender's own account.
+    if (to === undefined) {
+      if (origin) return origin.jid.toBare();
+      throw new StanzaError("modify", "bad-request", { text: "Stanza has no recipient" });
+    }
+    try {
+      return parseJid(to);
+    } catch (error) {
+      throw new StanzaError("modify", "jid-malformed", {
+        text: error instanceof JidError ? error.message : "Malformed JID",
+      });
+    }
+  }
+
+  async #toServer(stanza: Element, target: IqTarget, origin?: BoundSession): Promise<void> {
+    // Messages and presence for the server itself have no consumer yet: drop them.
+    if (stanza.name !== "iq") return;
+    const type = stanza.attrs.type;
+    if (type !== "get" && type !== "set") return;
+    const handler = this.iq.find(target, stanza);
+    const result = await handler(stanza, { origin });
+    await this.route(result);
+  }
+
+  #toAccount(stanza: Element, to: Jid, origin?: BoundSession): void | Promise<void> {
+    const sessions = this.#sessions.get(to.bare);
+    if (!sessions && !this.#options.accountExists(to.local)) {
+      // RFC 6121 §8.5.2.1.1: presence to a non-existent account is ignored silently.
+      if (stanza.name === "presence") return;
+      throw new StanzaError("cancel", "service-unavailable");
+    }
+    if (to.resource) {
+      const session = sessions?.get(to.resource);
+      if (session) return session.send(stanza);
+      // RFC 6121 §8.5.3.2: no such resource.
+      if (stanza.name === "iq") {
+        if (stanza.attrs.type === "get" || stanza.attrs.type === "set") {
+          throw new StanzaError("cancel", "service-unavailable");
+        }
+        return;
+      }
+      if (stanza.name === "presence") return;
+      const type = stanza.attrs.type ?? "normal";
+      if (type === "error") return;
+      if (type === "groupchat") throw new StanzaError("cancel", "service-unavailable");
+      return this.#messageToBare(stanza, to);
+    }
+    if (stanza.name === "iq") return this.#toServer(stanza, "account", origin);
+    if (stanza.name === "message") return this.#messageToBare(stanza, to);
+    for (const session of sessions?.values() ?? []) if (session.presence) session.send(stanza);
+  }
+
+  /** RFC 6121 §8.5.2.1: a message to a bare JID goes to the top non-negative resources. */
+  #messageToBare(stanza: Element, to: Jid): void {
+    const type = stanza.attrs.type ?? "normal";
+    if (type === "error") return;
+    if (type === "groupchat") throw new StanzaError("cancel", "service-unavailable");
+    const available = this.sessionsOf(to.bare).filter((s) => s.presence && s.priority >= 0);
+    if (available.length === 0) {
+      if (type === "headline") return;
+      throw new StanzaError("cancel", "service-unavailable", {
+        text: "The recipient is offline",
+      });
+    }
+    const top = Math.max(...available.map((s) => s.priority));
+    for (const session of available) if (session.priority === top) session.send(stanza);
+  }
+
+  /** RFC 6121 §4.2–4.5: presence without 'to' goes to the user's own available resources. */
+  async #broadcastPresence(stanza: Element, origin: BoundSession): Promise<void> {
+    const type = stanza.attrs.type;
+    if (type !== undefined && type !== "unavailable") return;
+    if (type === undefined) {
+      origin.presence = stanza;
+      const priority = Number.parseInt(stanza.getChildText("priority") ?? "0", 10);
+      origin.priority = Number.isInteger(priority) && Math.abs(priority) <= 127 ? priority : 0;
+    } else {
+      origin.presence = null;
+    }
+    for (const session of this.sessionsOf(origin.jid.bare)) {
+      if (session.presence || session === origin) {
+        session.send(stanza.clone({ ...stanza.attrs, to: session.jid.full }));
+      }
+    }
+    if (type === "unavailable") {
+      const targets = [...origin.directedPresence];
+      origin.directedPresence.clear();
+      for (const to of targets) {
+        await this.route(el("presence", { from: origin.jid.full, to, type: "unavailable" }));
+      }
+    }
+  }
+
+  /** RFC 6121 §4.6: remember directed presence so the target hears when the session ends. */
+  #trackDirectedPresence(stanza: Element, origin: BoundSession): void {
+    const to = stanza.attrs.to!;
+    const type = stanza.attrs.type;
+    if (type === undefined) origin.directedPresence.add(to);
+    else if (type === "unavailable") {
+      origin.directedPresence.delete(to);
+      // Leaving a room by its bare JID ends the presence sent to room/nick too.
+      for (const target of origin.directedPresence) {
+        if (target.startsWith(to + "/")) origin.directedPresence.delete(target);
+      }
+    }
+  }
+
+  #bounce(stanza: Element, error: unknown): void {
+    let stanzaError: StanzaError;
+    if (error instanceof StanzaError) stanzaError = error;
+    else {
+      this.#options.log(
+        `error handling <${stanza.name}> from ${stanza.attrs.from ?? "?"}: ${
+          error instanceof Error ? error.stack ?? error.message : String(error)
+        }`,
+      );
+      stanzaError = new StanzaError("cancel", "internal-server-error");
+    }
+    const bounce = errorReply(stanza, stanzaError);
+    if (bounce && bounce.attrs.to !== undefined) {
+      const again = this.route(bounce);
+      if (again instanceof Promise) again.catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// Service discovery for the server and for accounts (XEP-0030).
+import type { Router } from "../router/router.ts";
+import { NS } from "../stanza/ns.ts";
+import { reply } from "../stanza/reply.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
+import { el } from "../xml/element.ts";
+
+/** disco#info and disco#items on the server's domain and on account bare JIDs. */
+export function discoModule(router: Router): void {
+  router.iq.on("server", "query", NS.DISCO_INFO, (stanza) => {
+    const query = stanza.getChild("query", NS.DISCO_INFO)!;
+    if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    if (query.attrs.node) throw new StanzaError("cancel", "item-not-found");
+    const features = new Set([NS.DISCO_INFO, NS.DISCO_ITEMS, ...router.iq.namespaces("server")]);
+    return reply(stanza).append(
+      el(
+        "query",
+        { xmlns: NS.DISCO_INFO },
+        el("identity", { category: "server", type: "im", name: "Verona" }),
+        ...[...features].sort().map((v) => el("feature", { var: v })),
+      ),
+    );
+  });
+
+  router.iq.on("server", "query", NS.DISCO_ITEMS, (stanza) => {
+    if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    if (stanza.getChild("query", NS.DISCO_ITEMS)!.attrs.node) {
+      throw new StanzaError("cancel", "item-not-found");
+    }
+    return reply(stanza).append(
+      el(
+        "query",
+        { xmlns: NS.DISCO_ITEMS },
+        ...router.components().map((c) => el("item", { jid: c.domain })),
+      ),
+    );
+  });
+
+  // RFC 6120 §10.3.3: the server answers for the account's bare JID.
+  router.iq.on("account", "query", NS.DISCO_INFO, (stanza, { origin }) => {
+    if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    const own = origin !== undefined && stanza.attrs.to !== undefined &&
+      origin.jid.bare === stanza.attrs.to;
+    const ownOrImplicit = own || stanza.attrs.to === undefined;
+    return reply(stanza, stanza.attrs.to === undefined ? { from: origin!.jid.bare } : {}).append(
+      el(
+        "query",
+        { xmlns: NS.DISCO_INFO },
+        el("identity", { category: "account", type: "registered" }),
+        ownOrImplicit ? el("feature", { var: NS.DISCO_INFO }) : el("feature", { var: NS.DISCO_INFO }),
+      ),
+    );
+  });
+}

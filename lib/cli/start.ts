@@ -1,0 +1,47 @@
+// `verona start`: run the server until SIGINT/SIGTERM.
+import { Server } from "../server/server.ts";
+import { CONFIG_FLAGS, configFromFlags, parseFlags, runCommand, UsageError } from "./_args.ts";
+
+export const START_USAGE = `Usage: verona start [options]
+
+Runs the XMPP server: client connections (STARTTLS required) on --port,
+multi-user chat at conference.<domain>. Stops cleanly on Ctrl-C or SIGTERM.
+
+Options:
+  --config FILE   TOML configuration file (see lib/config/verona.example.toml)
+  --domain NAME   XMPP domain to serve (default: localhost)
+  --port N        client port (default: 5222; 0 picks a free port)
+  --bind ADDR     address to listen on (default: 0.0.0.0)
+  --data DIR      data directory: database and certificate (default: ./data)
+  -h, --help      show this help`;
+
+export function startCommand(args: string[]): Promise<number> {
+  return runCommand(START_USAGE, async () => {
+    const { values, positionals } = parseFlags(args, {
+      ...CONFIG_FLAGS,
+      port: { type: "string" },
+      bind: { type: "string" },
+    });
+    if (values.help) {
+      console.log(START_USAGE);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const config = await configFromFlags(values);
+    const server = await Server.start(config);
+    console.log(
+      `Verona listening for clients (c2s, STARTTLS${config.tls.required ? " required" : ""}) ` +
+        `on ${config.bind}:${server.port} for ${config.domain}; MUC at ${config.mucDomain}; ` +
+        `data in ${config.dataDir}`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+    });
+    console.log("Verona stopping: closing every stream with <system-shutdown/>");
+    await server.stop();
+    console.log("Verona stopped");
+    return 0;
+  });
+}

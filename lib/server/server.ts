@@ -1,0 +1,154 @@
+// The assembled server: storage, TLS, router, modules, MUC component and the c2s listener.
+import { createSecureContext } from "node:tls";
+import type { DatabaseSync } from "node:sqlite";
+import { Accounts } from "../accounts/accounts.ts";
+import { discoModule } from "../c2s/disco.ts";
+import { pingModule } from "../c2s/ping.ts";
+import { C2sStream } from "../c2s/stream.ts";
+import { versionModule } from "../c2s/version.ts";
+import type { Config } from "../config/config.ts";
+import { createMucService } from "../muc/mod.ts";
+import { ensureCertificate } from "../net/certificate.ts";
+import { Listener } from "../net/listener.ts";
+import { Router } from "../router/router.ts";
+import type { Component } from "../router/component.ts";
+import { createPlainServer } from "../sasl/plain_server.ts";
+import { createScramServer } from "../sasl/scram_server.ts";
+import { SqliteAccountStore } from "../storage/account_store.ts";
+import { SqliteRoomStore } from "../storage/room_store.ts";
+import { openDatabase } from "../storage/sqlite.ts";
+
+/** Time a client has from connecting to binding a resource. */
+const NEGOTIATION_TIMEOUT_MS = 60_000;
+
+export interface StartOptions {
+  /** Log sink; defaults to stderr with a timestamp. */
+  log?: (line: string) => void;
+}
+
+/** A running server. */
+export class Server {
+  readonly config: Config;
+  readonly accounts: Accounts;
+  readonly router: Router;
+  #db: DatabaseSync;
+  #listener: Listener;
+  #streams = new Set<C2sStream>();
+  #components: Component[];
+  #stopped: Promise<void> | null = null;
+
+  private constructor(
+    parts: {
+      config: Config;
+      accounts: Accounts;
+      router: Router;
+      db: DatabaseSync;
+      listener: Listener;
+      components: Component[];
+    },
+  ) {
+    this.config = parts.config;
+    this.accounts = parts.accounts;
+    this.router = parts.router;
+    this.#db = parts.db;
+    this.#listener = parts.listener;
+    this.#components = parts.components;
+  }
+
+  /** Opens the database, prepares TLS and starts listening. */
+  static async start(config: Config, options: StartOptions = {}): Promise<Server> {
+    const log = options.log ?? defaultLog;
+    const db = openDatabase(config.databasePath);
+    try {
+      const accounts = new Accounts(new SqliteAccountStore(db));
+      const certificate = await ensureCertificate({
+        dataDir: config.dataDir,
+        domain: config.domain,
+        certFile: config.tls.certFile,
+        keyFile: config.tls.keyFile,
+      });
+      if (certificate.generated) log(`generated a self-signed certificate: ${certificate.certPath}`);
+      const secureContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });
+      const router = new Router({
+        domain: config.domain,
+        accountExists: (local) => accounts.exists(local),
+        log,
+      });
+      discoModule(router);
+      pingModule(router);
+      versionModule(router);
+      const muc = createMucService({
+        domain: config.mucDomain,
+        store: new SqliteRoomStore(db),
+        deliver: (stanza) => router.route(stanza),
+        admins: config.admins,
+        log,
+      });
+      router.addComponent(muc);
+
+      const streams = new Set<C2sStream>();
+      const limits = { ...config.limits, negotiationTimeoutMs: NEGOTIATION_TIMEOUT_MS };
+      const listener = await Listener.listen({
+        hostname: config.bind,
+        port: config.port,
+        maxConnections: config.limits.maxConnections,
+        maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+        refused: (address, reason) => log(`refused connection from ${address}: ${reason}`),
+        accept: (transport) => {
+          const stream = new C2sStream(transport, {
+            domain: config.domain,
+            router,
+            secureContext,
+            tlsRequired: config.tls.required,
+            limits,
+            mechanisms: (encrypted) =>
+              encrypted ? ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] : ["SCRAM-SHA-256", "SCRAM-SHA-1"],
+            createMechanism: (name) => {
+              if (name === "PLAIN") return createPlainServer(accounts, { domain: config.domain });
+              return createScramServer(name === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", accounts, {
+                domain: config.domain,
+              });
+            },
+            log,
+            closed: (ended) => streams.delete(ended),
+          });
+          streams.add(stream);
+        },
+      });
+      const server = new Server({ config, accounts, router, db, listener, components: [muc] });
+      server.#streams = streams;
+      return server;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** The bound c2s port. */
+  get port(): number {
+    return this.#listener.port;
+  }
+
+  /** Live client streams. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Closes every stream with `<system-shutdown/>`, stops listening and closes the database. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      const closing = this.#listener.close();
+      for (const stream of this.#streams) stream.closeWithError("system-shutdown", "Server is stopping");
+      await closing;
+      // Give the routing of the sessions' final unavailable presences a turn to finish.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const component of this.#components) await component.close?.();
+      this.#db.close();
+    })();
+    return this.#stopped;
+  }
+}
+
+function defaultLog(line: string): void {
+  console.error(`${new Date().toISOString()} ${line}`);
+}

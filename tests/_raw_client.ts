@@ -1,0 +1,122 @@
+// A raw XMPP connection for tests that must send what no well-behaved client would.
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+
+/** A socket that collects everything the server sends as text. */
+export class RawClient {
+  #socket: Socket | TLSSocket;
+  #received = "";
+  #closed = false;
+  #waiters: (() => void)[] = [];
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    this.#listen(socket);
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ port, host: "127.0.0.1", noDelay: true });
+      socket.once("error", reject);
+      socket.once("connect", () => resolve(new RawClient(socket)));
+    });
+  }
+
+  /** Everything received so far. */
+  get text(): string {
+    return this.#received;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(text: string | Uint8Array): void {
+    this.#socket.write(text);
+  }
+
+  /** Waits until the received text matches, or throws after `ms`. */
+  async waitFor(pattern: RegExp | string, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    const found = () =>
+      typeof pattern === "string" ? this.#received.includes(pattern) : pattern.test(this.#received);
+    while (!found()) {
+      if (this.#closed) throw new Error(`connection closed before ${pattern}; got: ${this.#received}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${pattern}; got: ${this.#received}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits for the server to close the connection. */
+  async waitClosed(ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.#closed) {
+      if (Date.now() > deadline) throw new Error(`server did not close; got: ${this.#received}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Opens a stream, negotiates STARTTLS and opens the stream again over TLS. */
+  async startTls(domain = "localhost"): Promise<void> {
+    this.send(openStream(domain));
+    await this.waitFor("<starttls");
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await this.waitFor("<proceed");
+    const plain = this.#socket as Socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("close");
+    plain.removeAllListeners("end");
+    const secure = tlsConnect({ socket: plain, servername: domain, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      secure.once("secureConnect", resolve);
+      secure.once("error", reject);
+    });
+    this.#socket = secure;
+    this.#received = "";
+    this.#listen(secure);
+    this.send(openStream(domain));
+    await this.waitFor("</stream:features>");
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #listen(socket: Socket | TLSSocket): void {
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      this.#received += chunk;
+      this.#wake();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#wake();
+    });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** A client stream header. */
+export function openStream(domain = "localhost"): string {
+  return `<?xml version='1.0'?><stream:stream xmlns='jabber:client' ` +
+    `xmlns:stream='http://etherx.jabber.org/streams' to='${domain}' version='1.0'>`;
+}

@@ -1,0 +1,52 @@
+// Replays every spec/**/*.scs and the seed scripts against a fresh in-process server.
+import { fromFileUrl, join, relative } from "node:path";
+import { parseScript } from "../lib/replay/parse.ts";
+import { formatFailure, runScript } from "../lib/replay/run.ts";
+import { parseJid } from "../lib/jid/jid.ts";
+import { startTestServer } from "./_harness.ts";
+
+const ROOT = fromFileUrl(new URL("../", import.meta.url));
+const SPEC_DIR = join(ROOT, "spec");
+/** The acceptance scripts live beside the checkout and are replayed unchanged. */
+const SEED_DIR = join(ROOT, "..", "shared", "seeds");
+
+function scriptsIn(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) found.push(...scriptsIn(path));
+    else if (entry.name.endsWith(".scs")) found.push(path);
+  }
+  return found.sort();
+}
+
+async function replay(path: string, mechanism?: string): Promise<void> {
+  const script = parseScript(await Deno.readTextFile(path), path);
+  const accounts: [string, string][] = [...script.clients.values()].map((
+    client,
+  ) => [parseJid(client.jid).local, client.password]);
+  await using test = await startTestServer({ accounts });
+  const result = await runScript(script, {
+    host: "127.0.0.1",
+    port: test.port,
+    mechanisms: mechanism ? [mechanism] : undefined,
+  });
+  if (!result.ok) {
+    throw new Error(
+      formatFailure(result, relative(ROOT, path)) + "\n\nserver log:\n" + test.log.join("\n"),
+    );
+  }
+}
+
+const seeds = scriptsIn(SEED_DIR);
+if (seeds.length === 0) throw new Error(`No seed scripts found in ${SEED_DIR}`);
+for (const path of seeds) {
+  for (const mechanism of ["SCRAM-SHA-1", "SCRAM-SHA-256"]) {
+    Deno.test(`seed ${relative(SEED_DIR, path)} over STARTTLS + ${mechanism}`, () =>
+      replay(path, mechanism));
+  }
+}
+
+for (const path of scriptsIn(SPEC_DIR)) {
+  Deno.test(`spec ${relative(SPEC_DIR, path)}`, () => replay(path));
+}

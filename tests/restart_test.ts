@@ -1,0 +1,80 @@
+// Persistence across a real restart: accounts and a password room survive, no plaintext on disk.
+import { strict as assert } from "node:assert";
+import { fromFileUrl, join } from "node:path";
+import { ReplayClient } from "../lib/replay/client.ts";
+import { parseScript } from "../lib/replay/parse.ts";
+import { formatFailure, runScript } from "../lib/replay/run.ts";
+import { startServerProcess, verona } from "./_process.ts";
+
+const FIXTURES = fromFileUrl(new URL("./fixtures/", import.meta.url));
+
+async function replayFixture(name: string, port: number): Promise<void> {
+  const path = join(FIXTURES, name);
+  const script = parseScript(await Deno.readTextFile(path), path);
+  const result = await runScript(script, { host: "127.0.0.1", port });
+  if (!result.ok) throw new Error(formatFailure(result, name));
+}
+
+/** Every byte of the database, including its write-ahead log, as Latin-1 text for searching. */
+async function databaseBytes(dataDir: string): Promise<string> {
+  let all = "";
+  for (const entry of Deno.readDirSync(dataDir)) {
+    if (entry.name.startsWith("verona.sqlite")) {
+      const bytes = await Deno.readFile(join(dataDir, entry.name));
+      all += new TextDecoder("latin1").decode(bytes);
+    }
+  }
+  return all;
+}
+
+Deno.test("a persistent password room survives a restart of the server process", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-restart-" });
+  try {
+    for (const [jid, password] of [["romeo@localhost", "montague-secret-1"], ["juliet@localhost", "capulet-secret-2"]]) {
+      const added = await verona(["adduser", jid, password, "--data", dataDir]);
+      assert.equal(added.code, 0, added.stderr);
+    }
+
+    const first = await startServerProcess(["--data", dataDir]);
+    let firstCode: number;
+    try {
+      await replayFixture("restart_before.scs", first.port);
+      // A client still connected at shutdown is told why its stream ends.
+      const lingering = new ReplayClient();
+      await lingering.connect({
+        host: "127.0.0.1",
+        port: first.port,
+        domain: "localhost",
+        jid: "juliet@localhost",
+        password: "capulet-secret-2",
+        timeoutMs: 5000,
+      });
+      firstCode = await first.stop("SIGTERM");
+      const deadline = Date.now() + 5000;
+      while (!lingering.closed && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(lingering.streamError?.condition, "system-shutdown");
+    } catch (error) {
+      await first.stop("SIGKILL");
+      throw error;
+    }
+    assert.equal(firstCode, 0, "SIGTERM must exit 0");
+    assert.match(first.stdout(), /stopped/);
+
+    const second = await startServerProcess(["--data", dataDir]);
+    try {
+      await replayFixture("restart_after.scs", second.port);
+    } finally {
+      assert.equal(await second.stop("SIGINT"), 0, "SIGINT must exit 0");
+    }
+
+    const stored = await databaseBytes(dataDir);
+    assert.ok(stored.includes("crypt@conference.localhost"), "the room is in the database");
+    for (const secret of ["poison-and-dagger", "montague-secret-1", "capulet-secret-2"]) {
+      assert.ok(!stored.includes(secret), `"${secret}" must not be stored in plaintext`);
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

@@ -1,5 +1,5 @@
 // Running Verona as a real child process, the way an admin does.
-import { fromFileUrl } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 
 export const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
@@ -38,7 +38,17 @@ export async function startServerProcess(
   options: { cwd?: string; entry?: string } = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, options.entry ?? MAIN, "start", "--port", "0", "--bind", "127.0.0.1", ...args],
+    args: [
+      "run",
+      ...PERMISSIONS,
+      options.entry ?? MAIN,
+      "start",
+      "--port",
+      "0",
+      "--bind",
+      "127.0.0.1",
+      ...args,
+    ],
     cwd: options.cwd,
     stdout: "piped",
     stderr: "piped",
@@ -61,7 +71,9 @@ export async function startServerProcess(
   const deadline = Date.now() + 30_000;
   let port = 0;
   while (port === 0) {
-    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), deadline - Date.now()));
+    const timeout = new Promise<null>((resolve) =>
+      setTimeout(() => resolve(null), deadline - Date.now())
+    );
     const next = await Promise.race([reader.read(), timeout]);
     if (next === null || next.done) {
       child.kill("SIGKILL");

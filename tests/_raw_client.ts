@@ -41,7 +41,9 @@ export class RawClient {
     const found = () =>
       typeof pattern === "string" ? this.#received.includes(pattern) : pattern.test(this.#received);
     while (!found()) {
-      if (this.#closed) throw new Error(`connection closed before ${pattern}; got: ${this.#received}`);
+      if (this.#closed) {
+        throw new Error(`connection closed before ${pattern}; got: ${this.#received}`);
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${pattern}; got: ${this.#received}`);
       await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 // `deno task bundle` output runs the server from an empty directory.
 import { strict as assert } from "node:assert";
-import { fromFileUrl, join } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { ReplayClient } from "../lib/replay/client.ts";
 import { startServerProcess, verona } from "./_process.ts";
 

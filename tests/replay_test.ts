@@ -1,5 +1,6 @@
 // Replays every spec/**/*.scs and the seed scripts against a fresh in-process server.
-import { fromFileUrl, join, relative } from "node:path";
+import { join, relative } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { parseScript } from "../lib/replay/parse.ts";
 import { formatFailure, runScript } from "../lib/replay/run.ts";
 import { parseJid } from "../lib/jid/jid.ts";

@@ -1,6 +1,7 @@
 // Persistence across a real restart: accounts and a password room survive, no plaintext on disk.
 import { strict as assert } from "node:assert";
-import { fromFileUrl, join } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { ReplayClient } from "../lib/replay/client.ts";
 import { parseScript } from "../lib/replay/parse.ts";
 import { formatFailure, runScript } from "../lib/replay/run.ts";
@@ -30,7 +31,12 @@ async function databaseBytes(dataDir: string): Promise<string> {
 Deno.test("a persistent password room survives a restart of the server process", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "verona-restart-" });
   try {
-    for (const [jid, password] of [["romeo@localhost", "montague-secret-1"], ["juliet@localhost", "capulet-secret-2"]]) {
+    for (
+      const [jid, password] of [["romeo@localhost", "montague-secret-1"], [
+        "juliet@localhost",
+        "capulet-secret-2",
+      ]]
+    ) {
       const added = await verona(["adduser", jid, password, "--data", dataDir]);
       assert.equal(added.code, 0, added.stderr);
     }

@@ -89,7 +89,9 @@ Deno.test("SASL with a wrong password fails with not-authorized, then the stream
     const wrong = btoa("\0romeo\0not-the-password");
     for (let attempt = 1; attempt <= 3; attempt++) {
       raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${wrong}</auth>`);
-      await raw.waitFor(new RegExp(`(<failure[^>]*><not-authorized/></failure>.*){${attempt}}`, "s"));
+      await raw.waitFor(
+        new RegExp(`(<failure[^>]*><not-authorized/></failure>.*){${attempt}}`, "s"),
+      );
     }
     await raw.waitFor("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
     await raw.waitClosed();
@@ -106,9 +108,16 @@ Deno.test("SASL PLAIN is not offered before TLS, and SASL is refused before TLS"
   try {
     raw.send(openStream());
     await raw.waitFor("</stream:features>");
-    assert.match(raw.text, /<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls>/);
+    assert.match(
+      raw.text,
+      /<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required\/><\/starttls>/,
+    );
     assert.doesNotMatch(raw.text, /<mechanisms/);
-    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${btoa("\0romeo\0r0me0-pass")}</auth>`);
+    raw.send(
+      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${
+        btoa("\0romeo\0r0me0-pass")
+      }</auth>`,
+    );
     await raw.waitFor("<encryption-required/>");
   } finally {
     raw.close();

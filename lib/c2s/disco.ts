@@ -47,7 +47,9 @@ export function discoModule(router: Router): void {
         "query",
         { xmlns: NS.DISCO_INFO },
         el("identity", { category: "account", type: "registered" }),
-        ownOrImplicit ? el("feature", { var: NS.DISCO_INFO }) : el("feature", { var: NS.DISCO_INFO }),
+        ownOrImplicit
+          ? el("feature", { var: NS.DISCO_INFO })
+          : el("feature", { var: NS.DISCO_INFO }),
       ),
     );
   });

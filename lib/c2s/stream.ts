@@ -112,7 +112,9 @@ export class C2sStream implements BoundSession {
   }
 
   #log(line: string): void {
-    this.#options.log(`${this.id} ${this.#bound ? this.jid.full : this.#transport.remoteAddress} ${line}`);
+    this.#options.log(
+      `${this.id} ${this.#bound ? this.jid.full : this.#transport.remoteAddress} ${line}`,
+    );
   }
 
   #sendHeaderIfNeeded(): void {
@@ -134,7 +136,10 @@ export class C2sStream implements BoundSession {
       return this.closeWithError("invalid-namespace", "Expected a stream in the streams namespace");
     }
     if (attrs.xmlns !== NS.CLIENT) {
-      return this.closeWithError("invalid-namespace", "The default namespace must be jabber:client");
+      return this.closeWithError(
+        "invalid-namespace",
+        "The default namespace must be jabber:client",
+      );
     }
     if (attrs.to !== undefined && attrs.to.toLowerCase() !== this.#options.domain) {
       return this.closeWithError("host-unknown", `This server does not serve ${attrs.to}`);
@@ -219,7 +224,9 @@ export class C2sStream implements BoundSession {
     }
     // authenticated, not bound yet
     if (stanza.name === "iq" && ns === NS.CLIENT) {
-      if (stanza.getChild("bind", NS.BIND) && stanza.attrs.type === "set") return this.#bind(stanza);
+      if (stanza.getChild("bind", NS.BIND) && stanza.attrs.type === "set") {
+        return this.#bind(stanza);
+      }
       if (stanza.getChild("session", NS.SESSION)) return this.send(reply(stanza));
       const error = errorReply(
         stanza,
@@ -266,7 +273,9 @@ export class C2sStream implements BoundSession {
         return this.#saslStep(initial);
       }
       case "response": {
-        if (!this.#sasl) return this.closeWithError("not-authorized", "No SASL exchange in progress");
+        if (!this.#sasl) {
+          return this.closeWithError("not-authorized", "No SASL exchange in progress");
+        }
         const data = decodeBase64(stanza.getText().trim());
         if (data === undefined) return this.#saslFailure("incorrect-encoding");
         return this.#saslStep(data);
@@ -282,7 +291,9 @@ export class C2sStream implements BoundSession {
   async #saslStep(data: Uint8Array | null): Promise<void> {
     const step = await this.#sasl!.step(data);
     if (step.kind === "challenge") {
-      this.#transport.write(el("challenge", { xmlns: NS.SASL }, encodeBase64(step.data)).toString());
+      this.#transport.write(
+        el("challenge", { xmlns: NS.SASL }, encodeBase64(step.data)).toString(),
+      );
       return;
     }
     this.#sasl = null;
@@ -357,7 +368,9 @@ export class C2sStream implements BoundSession {
     stanza.attrs.from = this.jid.full;
     if (stanza.name === "iq") {
       const type = stanza.attrs.type;
-      if (stanza.attrs.id === undefined || !["get", "set", "result", "error"].includes(type ?? "")) {
+      if (
+        stanza.attrs.id === undefined || !["get", "set", "result", "error"].includes(type ?? "")
+      ) {
         const bad = errorReply(
           stanza,
           new StanzaError("modify", "bad-request", { text: "iq needs an id and a valid type" }),
@@ -365,7 +378,10 @@ export class C2sStream implements BoundSession {
         if (bad) this.send(bad);
         return;
       }
-      if (stanza.getChild("session", NS.SESSION) && (stanza.attrs.to ?? this.#options.domain) === this.#options.domain) {
+      if (
+        stanza.getChild("session", NS.SESSION) &&
+        (stanza.attrs.to ?? this.#options.domain) === this.#options.domain
+      ) {
         return this.send(reply(stanza, { to: this.jid.full, from: this.#options.domain }));
       }
     }

@@ -12,7 +12,12 @@ export function versionModule(router: Router): void {
   router.iq.on("server", "query", NS.VERSION, (stanza) => {
     if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
     return reply(stanza).append(
-      el("query", { xmlns: NS.VERSION }, el("name", {}, "Verona"), el("version", {}, VERONA_VERSION)),
+      el(
+        "query",
+        { xmlns: NS.VERSION },
+        el("name", {}, "Verona"),
+        el("version", {}, VERONA_VERSION),
+      ),
     );
   });
 }

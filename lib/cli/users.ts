@@ -13,7 +13,8 @@ const COMMON = `Options:
   -h, --help      show this help`;
 
 const USAGES = {
-  adduser: `Usage: verona adduser JID PASSWORD [options]\n\nCreates an account. JID is user@domain ` +
+  adduser:
+    `Usage: verona adduser JID PASSWORD [options]\n\nCreates an account. JID is user@domain ` +
     `or just user.\nOnly SCRAM keys are stored, never the password.\n\n${COMMON}`,
   passwd: `Usage: verona passwd JID PASSWORD [options]\n\nSets a new password for an account.` +
     `\n\n${COMMON}`,
@@ -34,7 +35,9 @@ export function userCommand(command: UserCommand, args: string[]): Promise<numbe
     }
     const want = command === "adduser" || command === "passwd" ? 2 : command === "deluser" ? 1 : 0;
     if (positionals.length !== want) {
-      throw new UsageError(`expected ${want} argument${want === 1 ? "" : "s"}, got ${positionals.length}`);
+      throw new UsageError(
+        `expected ${want} argument${want === 1 ? "" : "s"}, got ${positionals.length}`,
+      );
     }
     const config = await configFromFlags(values);
     using db = openDatabase(config.databasePath);

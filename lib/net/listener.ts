@@ -57,7 +57,10 @@ export class Listener {
     const ip = socket.remoteAddress ?? "unknown";
     const fromIp = this.#perIp.get(ip) ?? 0;
     if (this.#open >= options.maxConnections || fromIp >= options.maxConnectionsPerIp) {
-      options.refused(ip, this.#open >= options.maxConnections ? "server full" : "too many from address");
+      options.refused(
+        ip,
+        this.#open >= options.maxConnections ? "server full" : "too many from address",
+      );
       socket.destroy();
       return;
     }

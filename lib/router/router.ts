@@ -81,7 +81,9 @@ export class Router {
     const from = session.jid.full;
     if (wasAvailable) {
       for (const other of this.sessionsOf(session.jid.bare)) {
-        if (other.presence) other.send(el("presence", { from, to: other.jid.full, type: "unavailable" }));
+        if (other.presence) {
+          other.send(el("presence", { from, to: other.jid.full, type: "unavailable" }));
+        }
       }
     }
     for (const to of targets) {
@@ -111,7 +113,9 @@ export class Router {
   #route(stanza: Element, origin?: BoundSession): void | Promise<void> {
     const to = this.#target(stanza, origin);
     if (to.domain === this.domain) {
-      return to.local ? this.#toAccount(stanza, to, origin) : this.#toServer(stanza, "server", origin);
+      return to.local
+        ? this.#toAccount(stanza, to, origin)
+        : this.#toServer(stanza, "server", origin);
     }
     const component = this.#components.get(to.domain);
     if (component) return component.handle(stanza);

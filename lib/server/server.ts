@@ -67,8 +67,13 @@ export class Server {
         certFile: config.tls.certFile,
         keyFile: config.tls.keyFile,
       });
-      if (certificate.generated) log(`generated a self-signed certificate: ${certificate.certPath}`);
-      const secureContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });
+      if (certificate.generated) {
+        log(`generated a self-signed certificate: ${certificate.certPath}`);
+      }
+      const secureContext = createSecureContext({
+        cert: certificate.certPem,
+        key: certificate.keyPem,
+      });
       const router = new Router({
         domain: config.domain,
         accountExists: (local) => accounts.exists(local),
@@ -102,7 +107,9 @@ export class Server {
             tlsRequired: config.tls.required,
             limits,
             mechanisms: (encrypted) =>
-              encrypted ? ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] : ["SCRAM-SHA-256", "SCRAM-SHA-1"],
+              encrypted
+                ? ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+                : ["SCRAM-SHA-256", "SCRAM-SHA-1"],
             createMechanism: (name) => {
               if (name === "PLAIN") return createPlainServer(accounts, { domain: config.domain });
               return createScramServer(name === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", accounts, {
@@ -138,7 +145,9 @@ export class Server {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       const closing = this.#listener.close();
-      for (const stream of this.#streams) stream.closeWithError("system-shutdown", "Server is stopping");
+      for (const stream of this.#streams) {
+        stream.closeWithError("system-shutdown", "Server is stopping");
+      }
       await closing;
       // Give the routing of the sessions' final unavailable presences a turn to finish.
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -1,0 +1,44 @@
+// The room options of the MUC service, one feature per file. The order of this list is the order
+// of the owner's configuration form. (The list lives here rather than in ../mod.ts so that
+// service.ts can use it as its default without an import cycle.)
+import type { MucFeature } from "../hooks.ts";
+import { nameFeature } from "./name.ts";
+import { descriptionFeature } from "./description.ts";
+import { persistentFeature } from "./persistent.ts";
+import { publicFeature } from "./public.ts";
+import { subjectFeature } from "./subject.ts";
+import { passwordFeature } from "./password.ts";
+import { membersOnlyFeature } from "./members_only.ts";
+import { moderatedFeature } from "./moderated.ts";
+import { whoisFeature } from "./whois.ts";
+import { maxUsersFeature } from "./max_users.ts";
+import { historyFeature } from "./history.ts";
+
+/** Every room option, in form order. */
+export const MUC_FEATURES: readonly MucFeature[] = [
+  nameFeature,
+  descriptionFeature,
+  persistentFeature,
+  publicFeature,
+  subjectFeature,
+  passwordFeature,
+  membersOnlyFeature,
+  moderatedFeature,
+  whoisFeature,
+  maxUsersFeature,
+  historyFeature,
+];
+
+export {
+  descriptionFeature,
+  historyFeature,
+  maxUsersFeature,
+  membersOnlyFeature,
+  moderatedFeature,
+  nameFeature,
+  passwordFeature,
+  persistentFeature,
+  publicFeature,
+  subjectFeature,
+  whoisFeature,
+};

@@ -1,0 +1,68 @@
+// Password-protected rooms. XEP-0045 §7.2.6 (entering), §10.2 and §16.5.3
+// (muc#roomconfig_passwordprotectedroom, muc#roomconfig_roomsecret), §6.4 (muc_passwordprotected /
+// muc_unsecured).
+//
+// Only a salted slow hash is kept (room.config.passwordHash); the form never shows the secret.
+// Because of that, a client resubmitting the whole form sends back an empty secret: with
+// passwordprotectedroom true, an empty secret keeps the current password; without that field, it
+// removes the password (as Prosody does); passwordprotectedroom false always removes it.
+import { StanzaError } from "../../stanza/stanza_error.ts";
+import { hashSecret, verifySecret } from "../../storage/secrets.ts";
+import { type MucHooks, Priority } from "../hooks.ts";
+import { badValue, parseBoolean, singleValue } from "../config_form.ts";
+import { readMucJoin } from "../_codec.ts";
+
+const PROTECTED = "muc#roomconfig_passwordprotectedroom";
+const SECRET = "muc#roomconfig_roomsecret";
+
+/** Room passwords: config fields, disco feature, and the check on entering. */
+export function passwordFeature(hooks: MucHooks): void {
+  hooks.field({
+    var: PROTECTED,
+    type: "boolean",
+    label: "Password protected",
+    get: (config) => config.passwordHash !== null,
+    set: (draft, values, submission) => {
+      const wanted = parseBoolean(PROTECTED, values);
+      if (!wanted) draft.passwordHash = null;
+      else if (draft.passwordHash === null && secretOf(submission) === "") {
+        throw badValue(PROTECTED, `a password (${SECRET}) is required`);
+      }
+    },
+  });
+
+  hooks.field({
+    var: SECRET,
+    type: "text-private",
+    label: "Password",
+    get: () => null,
+    set: async (draft, values, submission) => {
+      const given = submission.get(PROTECTED);
+      const protect = given === undefined ? undefined : parseBoolean(PROTECTED, given);
+      if (protect === false) return; // the protected field already removed the password
+      const secret = singleValue(SECRET, values);
+      if (secret !== "") draft.passwordHash = await hashSecret(secret);
+      else if (protect === undefined) draft.passwordHash = null;
+    },
+  });
+
+  hooks.on("disco-info", ({ room, features }) => {
+    features.add(room.config.passwordHash !== null ? "muc_passwordprotected" : "muc_unsecured");
+  });
+
+  hooks.on("occupant-pre-join", async ({ room, stanza }) => {
+    const hash = room.config.passwordHash;
+    if (hash === null) return undefined;
+    const given = readMucJoin(stanza)?.password;
+    if (given === undefined || !await verifySecret(hash, given)) {
+      return new StanzaError("auth", "not-authorized", {
+        text: "A correct password is required to enter this room",
+      });
+    }
+    return undefined;
+  }, Priority.ACCESS);
+}
+
+function secretOf(submission: ReadonlyMap<string, readonly string[]>): string {
+  return submission.get(SECRET)?.[0] ?? "";
+}

@@ -1,0 +1,53 @@
+// Multi-User Chat (XEP-0045): the service component, its rooms, and the hooks features use.
+/**
+ * @example
+ * ```ts
+ * import { createMucService } from "./lib/muc/mod.ts";
+ * const muc = createMucService({ domain: "conference.localhost", store, deliver });
+ * await muc.handle(stanza);
+ * ```
+ *
+ * The room options are features (`(hooks: MucHooks) => void`) listed in `MUC_FEATURES`
+ * (features/mod.ts); the core (service.ts, room.ts, owner.ts, disco.ts) knows none of them.
+ *
+ * @module
+ */
+export { createMucService, MucService, type MucServiceOptions } from "./service.ts";
+export { MUC_FEATURES } from "./features/mod.ts";
+export {
+  type ConfigChangedEvent,
+  type ConfigField,
+  type DiscoInfoEvent,
+  type FieldValue,
+  type MucContributeEvents,
+  type MucEvents,
+  type MucFeature,
+  type MucHandler,
+  MucHooks,
+  type MucNotifyEvents,
+  type MucVetoEvents,
+  type OccupantEvent,
+  type OccupantRoleEvent,
+  type PreJoinEvent,
+  Priority,
+  type RoomEvent,
+  type RoomIqEvent,
+  type RoomIqHandler,
+  type RoomPreCreateEvent,
+  type SelfPresenceEvent,
+  type SubjectChangeEvent,
+  type VetoResult,
+} from "./hooks.ts";
+export { type AffiliationRecord, Room, type RoomContext, type RoomInit } from "./room.ts";
+export { Occupant } from "./occupant.ts";
+export {
+  type Affiliation,
+  AFFILIATION_RANK,
+  defaultRole,
+  hasAffiliation,
+  hasRole,
+  type Role,
+  ROLE_RANK,
+} from "./affiliation.ts";
+export { DEFAULT_ROOM_CONFIG, type RoomConfig, type Whois } from "./room_config.ts";
+export { SERVICE_NAME } from "./disco.ts";

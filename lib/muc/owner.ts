@@ -1,0 +1,71 @@
+// Owner use cases over muc#owner. XEP-0045 §10.1 (creating: instant and reserved rooms, cancel),
+// §10.2 (modifying the configuration, status 104).
+import { el } from "../xml/element.ts";
+import type { Jid } from "../jid/jid.ts";
+import { NS } from "../stanza/ns.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
+import { FormError, readForm } from "../forms/data_form.ts";
+import type { MucHooks } from "./hooks.ts";
+import type { Room } from "./room.ts";
+import { buildConfigForm, readConfigSubmission } from "./config_form.ts";
+
+/** The configuration form: get it, submit it, or cancel it. Core: always installed. */
+export function ownerFeature(hooks: MucHooks): void {
+  hooks.iq("get", NS.MUC_OWNER, "query", ({ room, origin, reply }) => {
+    requireOwner(room, origin);
+    reply(el("query", { xmlns: NS.MUC_OWNER }, buildConfigForm(room, hooks.fields)));
+  });
+
+  hooks.iq("set", NS.MUC_OWNER, "query", async ({ room, origin, query, reply }) => {
+    requireOwner(room, origin);
+    const x = query.getChild("x", NS.DATA_FORMS);
+    if (x === undefined) {
+      if (query.getChild("destroy") !== undefined) {
+        // TODO(#muc-destroy): XEP-0045 §10.9, on top of Room.destroy().
+        throw new StanzaError("cancel", "feature-not-implemented", {
+          text: "Destroying rooms is not supported yet",
+        });
+      }
+      throw new StanzaError("modify", "bad-request", { text: "Expected a data form" });
+    }
+    let form;
+    try {
+      form = readForm(x);
+    } catch (error) {
+      if (error instanceof FormError) {
+        throw new StanzaError("modify", "bad-request", { text: error.message });
+      }
+      throw error;
+    }
+    if (form.type === "cancel") {
+      // §10.1.3: cancelling the first configuration destroys the new room; later, it changes nothing.
+      reply();
+      if (room.locked) room.destroy();
+      return;
+    }
+    if (form.type !== "submit") {
+      throw new StanzaError("modify", "bad-request", {
+        text: `Cannot apply a "${form.type}" form`,
+      });
+    }
+    if (form.formType !== undefined && form.formType !== NS.MUC_ROOMCONFIG) {
+      throw new StanzaError("modify", "bad-request", {
+        text: `Expected FORM_TYPE ${NS.MUC_ROOMCONFIG}`,
+      });
+    }
+    // An empty submission (an instant room, §10.1.2) yields an empty patch and just unlocks.
+    const patch = await readConfigSubmission(room, hooks.fields, form.fields);
+    if (room.removed) throw new StanzaError("cancel", "item-not-found", { text: "Room is gone" });
+    const changed = room.updateConfig(patch);
+    reply();
+    if (changed.length > 0) room.broadcastStatus(104);
+    hooks.fireNotify("config-changed", { room, origin, changed });
+    room.removeIfUnused(); // e.g. an empty room an admin just made temporary
+  });
+}
+
+function requireOwner(room: Room, origin: Jid): void {
+  if (room.affiliationOf(origin.bare) !== "owner") {
+    throw new StanzaError("auth", "forbidden", { text: "Only owners may configure the room" });
+  }
+}

@@ -39,17 +39,13 @@ export function discoModule(router: Router): void {
   // RFC 6120 §10.3.3: the server answers for the account's bare JID.
   router.iq.on("account", "query", NS.DISCO_INFO, (stanza, { origin }) => {
     if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
-    const own = origin !== undefined && stanza.attrs.to !== undefined &&
-      origin.jid.bare === stanza.attrs.to;
-    const ownOrImplicit = own || stanza.attrs.to === undefined;
-    return reply(stanza, stanza.attrs.to === undefined ? { from: origin!.jid.bare } : {}).append(
+    const implicit = stanza.attrs.to === undefined && origin !== undefined;
+    return reply(stanza, implicit ? { from: origin.jid.bare } : {}).append(
       el(
         "query",
         { xmlns: NS.DISCO_INFO },
         el("identity", { category: "account", type: "registered" }),
-        ownOrImplicit
-          ? el("feature", { var: NS.DISCO_INFO })
-          : el("feature", { var: NS.DISCO_INFO }),
+        el("feature", { var: NS.DISCO_INFO }),
       ),
     );
   });

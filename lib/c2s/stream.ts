@@ -256,7 +256,7 @@ export class C2sStream implements BoundSession {
     this.#headerSent = false;
   }
 
-  async #saslElement(stanza: Element): Promise<void> {
+  #saslElement(stanza: Element): void | Promise<void> {
     if (this.#options.tlsRequired && !this.#transport.encrypted) {
       return this.#saslFailure("encryption-required", "Use STARTTLS first");
     }

@@ -1,5 +1,5 @@
 // Test harness: a real server on an ephemeral port with its own temporary data dir.
-import { defaultConfig } from "../lib/config/config.ts";
+import { type Config, defaultConfig } from "../lib/config/config.ts";
 import { Server } from "../lib/server/server.ts";
 import { join } from "node:path";
 
@@ -14,7 +14,12 @@ export interface TestServer {
 
 /** Starts a server on 127.0.0.1:0 with a fresh data dir and the given accounts. */
 export async function startTestServer(
-  options: { accounts?: [string, string][]; dataDir?: string } = {},
+  options: {
+    accounts?: [string, string][];
+    dataDir?: string;
+    /** Adjusts the configuration before the server starts. */
+    configure?: (config: Config) => void;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "verona-test-" });
   const config = defaultConfig();
@@ -24,6 +29,7 @@ export async function startTestServer(
   config.databasePath = join(dataDir, "verona.sqlite");
   // Keep failure tests quick; the delay itself is tested separately.
   config.limits.authFailureDelayMs = 50;
+  options.configure?.(config);
   const log: string[] = [];
   const server = await Server.start(config, { log: (line) => log.push(line) });
   for (const [user, password] of options.accounts ?? []) {

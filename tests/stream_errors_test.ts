@@ -123,3 +123,63 @@ Deno.test("SASL PLAIN is not offered before TLS, and SASL is refused before TLS"
     raw.close();
   }
 });
+
+Deno.test("binding a resource in use replaces the old session, which gets conflict", async () => {
+  await using test = await startTestServer({ accounts: ACCOUNTS });
+  const login = async () => {
+    const client = new ReplayClient();
+    await client.connect({
+      host: "127.0.0.1",
+      port: test.port,
+      jid: "romeo@localhost/orchard",
+      password: "r0me0-pass",
+    });
+    return client;
+  };
+  const first = await login();
+  const second = await login();
+  try {
+    assert.equal(second.fullJid, "romeo@localhost/orchard");
+    const deadline = Date.now() + 5000;
+    while (!first.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(first.streamError?.condition, "conflict");
+    await second.sync();
+  } finally {
+    first.close();
+    await second.disconnect();
+  }
+});
+
+Deno.test("connections past the per-address limit are refused, others are served", async () => {
+  await using test = await startTestServer({
+    accounts: ACCOUNTS,
+    configure: (config) => config.limits.maxConnectionsPerIp = 2,
+  });
+  const other = await bystander(test);
+  const second = await RawClient.connect(test.port);
+  const third = await RawClient.connect(test.port);
+  try {
+    await third.waitClosed();
+    second.send(openStream());
+    await second.waitFor("</stream:features>");
+    await other.sync();
+    assert.ok(test.log.some((line) => line.includes("too many from address")));
+  } finally {
+    second.close();
+    third.close();
+    await other.disconnect();
+  }
+});
+
+Deno.test("whitespace keepalives between stanzas are accepted", async () => {
+  await using test = await startTestServer({ accounts: ACCOUNTS });
+  const client = await bystander(test);
+  try {
+    client.send(" \n\t ");
+    await client.sync();
+    client.send("\n");
+    await client.sync();
+  } finally {
+    await client.disconnect();
+  }
+});

@@ -23,10 +23,19 @@ export class Router {
   #sessions = new Map<string, Map<string, BoundSession>>();
   #components = new Map<string, Component>();
   #options: RouterOptions;
+  #stopping = false;
 
   constructor(options: RouterOptions) {
     this.domain = options.domain;
     this.#options = options;
+  }
+
+  /**
+   * The server is stopping: sessions that end now tell nobody, since every peer is going too
+   * (a full room would otherwise get a quadratic storm of unavailable presences).
+   */
+  stop(): void {
+    this.#stopping = true;
   }
 
   /** Attaches a component that owns its own domain. */
@@ -74,8 +83,12 @@ export class Router {
       byResource.delete(session.jid.resource);
       if (byResource.size === 0) this.#sessions.delete(session.jid.bare);
     }
-    const wasAvailable = session.presence !== null;
+    const wasAvailable = session.presence !== null && !this.#stopping;
     session.presence = null;
+    if (this.#stopping) {
+      session.directedPresence.clear();
+      return;
+    }
     const targets = [...session.directedPresence];
     session.directedPresence.clear();
     const from = session.jid.full;

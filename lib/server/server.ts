@@ -145,6 +145,7 @@ export class Server {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       const closing = this.#listener.close();
+      this.router.stop();
       for (const stream of this.#streams) {
         stream.closeWithError("system-shutdown", "Server is stopping");
       }

@@ -41,6 +41,80 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (room, jid)
   );
   `,
+  // v2: instant messaging state (RFC 6121 and the everyday XEPs) and MUC discussion history.
+  `
+  CREATE TABLE roster_items (
+    username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+    contact TEXT NOT NULL, -- bare JID
+    name TEXT,
+    subscription TEXT NOT NULL DEFAULT 'none', -- none | to | from | both
+    ask TEXT, -- 'subscribe' while an outbound request is pending
+    approved INTEGER NOT NULL DEFAULT 0, -- pre-approved inbound request (RFC 6121 §3.4)
+    groups TEXT NOT NULL DEFAULT '[]', -- JSON array of group names
+    PRIMARY KEY (username, contact)
+  );
+
+  CREATE TABLE roster_versions (
+    username TEXT PRIMARY KEY REFERENCES accounts(username) ON DELETE CASCADE,
+    version INTEGER NOT NULL
+  );
+
+  -- Inbound subscription requests awaiting an answer, kept whole (status, nick, extensions).
+  CREATE TABLE subscription_requests (
+    username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+    contact TEXT NOT NULL, -- bare JID of the requester
+    stanza TEXT NOT NULL, -- the presence stanza as XML
+    received_at INTEGER NOT NULL, -- Unix time in milliseconds
+    PRIMARY KEY (username, contact)
+  );
+
+  CREATE TABLE offline_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+    stanza TEXT NOT NULL, -- the message as XML
+    stored_at INTEGER NOT NULL -- Unix time in milliseconds
+  );
+  CREATE INDEX offline_messages_by_user ON offline_messages (username, id);
+
+  CREATE TABLE blocklist (
+    username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+    jid TEXT NOT NULL,
+    PRIMARY KEY (username, jid)
+  );
+
+  CREATE TABLE private_storage (
+    username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+    element TEXT NOT NULL, -- '<name> <namespace>' of the stored element
+    xml TEXT NOT NULL,
+    PRIMARY KEY (username, element)
+  );
+
+  CREATE TABLE vcards (
+    username TEXT PRIMARY KEY REFERENCES accounts(username) ON DELETE CASCADE,
+    xml TEXT NOT NULL
+  );
+
+  CREATE TABLE last_activity (
+    username TEXT PRIMARY KEY REFERENCES accounts(username) ON DELETE CASCADE,
+    logout_at INTEGER NOT NULL, -- Unix time in milliseconds
+    status TEXT
+  );
+
+  -- Removed accounts, so a name cannot be registered again at once (no foreign key: the account is gone).
+  CREATE TABLE account_tombstones (
+    username TEXT PRIMARY KEY,
+    removed_at INTEGER NOT NULL -- Unix time in milliseconds
+  );
+
+  CREATE TABLE muc_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room TEXT NOT NULL REFERENCES muc_rooms(jid) ON DELETE CASCADE,
+    nick TEXT NOT NULL,
+    stanza TEXT NOT NULL, -- the groupchat message as broadcast, as XML
+    stamp INTEGER NOT NULL -- Unix time in milliseconds
+  );
+  CREATE INDEX muc_history_by_room ON muc_history (room, id);
+  `,
 ];
 
 /** The schema version this build writes: the number of migration steps. */

@@ -1,0 +1,857 @@
+// Load benchmark: logins, MUC joins and groupchat fan-out against a Verona server it starts
+// (pinned to CPU 0, with CPU time read from /proc) or against any running XMPP server.
+// Measured the way ../shared/PERF-FACTS.md measured Prosody and ejabberd: STARTTLS +
+// SCRAM-SHA-1, server on one core, this load generator on the other.
+//
+//   deno task bench                      # defaults: 500 clients, rooms of 50 and 500
+//   deno task bench --json               # one JSON line only
+//   deno task bench --host H --port P --password PW   # accounts bench1..benchN must exist
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { Accounts } from "../../lib/accounts/accounts.ts";
+import { SqliteAccountStore } from "../../lib/storage/account_store.ts";
+import { openDatabase } from "../../lib/storage/sqlite.ts";
+import { NS } from "../../lib/stanza/ns.ts";
+import { escapeAttr } from "../../lib/xml/mod.ts";
+import { BENCH_MECHANISMS, BenchClient, type BenchMechanism } from "./_bench_client.ts";
+import { type BenchServer, spawnServer } from "./_server.ts";
+import { attribute } from "./_stanza_splitter.ts";
+import { clockTicks, cpuMs, onPath, pinProcess, rssKiB } from "./_proc.ts";
+
+const USAGE = `Usage: deno task bench [options]
+
+Load benchmark of an XMPP server: N clients log in, join one room, then one occupant
+sends groupchat messages to rooms of the given sizes and every delivery is timed.
+
+By default it creates accounts bench1..benchN in a temporary data directory, starts
+Verona there (pinned to CPU 0 with taskset when available; this generator then runs
+on the other CPUs) and reports the server's CPU time per login and per delivery.
+With --host/--port it targets a running server instead (accounts must exist).
+
+Options:
+  --clients N        clients and accounts bench1..benchN (default: largest --occupants)
+  --occupants LIST   room sizes for the fan-out phase (default: 50,500)
+  --messages LIST    messages per room size, one value or one per size
+                     (default: 100000 deliveries per size, 100..2000 messages)
+  --window N         unacknowledged messages the sender may have in flight (default: 20)
+  --concurrency N    logins and joins in progress at once (default: 16)
+  --mechanism M      SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN
+  --password PW      password of every bench account (default: bench-password)
+  --host H           target a running server at H instead of starting one
+  --port P           its client port (default with --host: 5222)
+  --domain D         XMPP domain (default: localhost)
+  --muc-domain D     MUC service (default: conference.<domain>)
+  --timeout S        seconds before a phase is aborted (default: 120)
+  --json             print only one JSON line with every figure
+  -h, --help         show this help`;
+
+const LIMITS = {
+  clients: 5_000,
+  messages: 100_000,
+  deliveriesPerRoom: 2_000_000,
+  window: 1_000,
+  concurrency: 256,
+  timeoutS: 600,
+};
+/** A fan-out phase ends early (reporting what is missing) after this long without a delivery. */
+const STALL_MS = 10_000;
+const LOGIN_TIMEOUT_MS = 15_000;
+const SERVER_START_MS = 30_000;
+const SERVER_STOP_GRACE_MS = 5_000;
+/** Above this share of one core the generator itself may be what limits the figures. */
+const SATURATED = 0.9;
+// Gives the message a typical chat length: about 250 bytes per delivered stanza.
+const FILLER = "the quick brown fox jumps over the lazy dog while the benchmark keeps counting";
+
+interface Options {
+  clients: number;
+  occupants: number[];
+  messages: number[];
+  window: number;
+  concurrency: number;
+  mechanism: BenchMechanism;
+  password: string;
+  host?: string;
+  port?: number;
+  domain: string;
+  mucDomain: string;
+  timeoutMs: number;
+  json: boolean;
+}
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, text: string, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new UsageError(`--${name} must be an integer from 1 to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function intList(name: string, text: string, max: number): number[] {
+  const values = text.split(",").map((part) => positiveInt(name, part.trim(), max));
+  if (values.length === 0) throw new UsageError(`--${name} is empty`);
+  return values;
+}
+
+function parseOptions(args: string[]): Options | "help" {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      clients: { type: "string" },
+      occupants: { type: "string" },
+      messages: { type: "string" },
+      window: { type: "string" },
+      concurrency: { type: "string" },
+      mechanism: { type: "string" },
+      password: { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      domain: { type: "string" },
+      "muc-domain": { type: "string" },
+      timeout: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return "help";
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const occupants = intList("occupants", values.occupants ?? "50,500", LIMITS.clients);
+  const clients = values.clients === undefined
+    ? Math.max(...occupants)
+    : positiveInt("clients", values.clients, LIMITS.clients);
+  if (Math.max(...occupants) > clients) {
+    throw new UsageError(`--occupants may not exceed --clients (${clients})`);
+  }
+  let messages: number[];
+  if (values.messages === undefined) {
+    messages = occupants.map((k) => Math.min(2000, Math.max(100, Math.round(100_000 / k))));
+  } else {
+    const given = intList("messages", values.messages, LIMITS.messages);
+    if (given.length !== 1 && given.length !== occupants.length) {
+      throw new UsageError("--messages takes one value or one per --occupants value");
+    }
+    messages = occupants.map((_, i) => given.length === 1 ? given[0] : given[i]);
+  }
+  occupants.forEach((k, i) => {
+    if (k * messages[i] > LIMITS.deliveriesPerRoom) {
+      throw new UsageError(
+        `${messages[i]} messages to ${k} occupants exceed ${LIMITS.deliveriesPerRoom} deliveries`,
+      );
+    }
+  });
+  const mechanism = values.mechanism ?? "SCRAM-SHA-1";
+  if (!(BENCH_MECHANISMS as readonly string[]).includes(mechanism)) {
+    throw new UsageError(
+      `--mechanism must be one of ${BENCH_MECHANISMS.join(", ")}, got "${mechanism}"`,
+    );
+  }
+  if (values.port !== undefined && values.host === undefined) {
+    throw new UsageError("--port needs --host (without --host the bench starts its own server)");
+  }
+  const domain = values.domain ?? "localhost";
+  const password = values.password ?? "bench-password";
+  if (password === "") throw new UsageError("--password must not be empty");
+  return {
+    clients,
+    occupants,
+    messages,
+    window: values.window === undefined ? 20 : positiveInt("window", values.window, LIMITS.window),
+    concurrency: values.concurrency === undefined
+      ? 16
+      : positiveInt("concurrency", values.concurrency, LIMITS.concurrency),
+    mechanism: mechanism as BenchMechanism,
+    password,
+    host: values.host,
+    port: values.host === undefined ? undefined : positiveInt("port", values.port ?? "5222", 65535),
+    domain,
+    mucDomain: values["muc-domain"] ?? `conference.${domain}`,
+    timeoutMs: 1000 *
+      (values.timeout === undefined
+        ? 120
+        : positiveInt("timeout", values.timeout, LIMITS.timeoutS)),
+    json: values.json ?? false,
+  };
+}
+
+/** Where the measurement stands: what the phases share. */
+interface Bench {
+  options: Options;
+  host: string;
+  port: number;
+  serverPid?: number;
+  ticks: number;
+  clients: BenchClient[];
+  /** Set when the run is being torn down: loops stop starting work. */
+  aborted: boolean;
+}
+
+/** CPU and wall clock at one moment. */
+interface Sample {
+  at: number;
+  serverCpuMs: number;
+  generatorCpuMs: number;
+}
+
+async function sample(bench: Bench): Promise<Sample> {
+  const before = performance.now();
+  const [serverCpuMs, generatorCpuMs] = await Promise.all([
+    bench.serverPid === undefined ? NaN : cpuMs(bench.serverPid, bench.ticks),
+    cpuMs(Deno.pid, bench.ticks),
+  ]);
+  // Reading /proc takes a child process (about a millisecond): stamp the middle of it.
+  return { at: (before + performance.now()) / 2, serverCpuMs, generatorCpuMs };
+}
+
+/** The server's resident memory in KiB; NaN when it was not started here. */
+function serverRss(bench: Bench): Promise<number> {
+  return bench.serverPid === undefined ? Promise.resolve(NaN) : rssKiB(bench.serverPid);
+}
+
+/** What two samples say: wall time, CPU of each side, and each side's share of one core. */
+function usage(from: Sample, to: Sample, endAt = to.at) {
+  const wallMs = endAt - from.at;
+  const serverCpuMs = to.serverCpuMs - from.serverCpuMs;
+  const generatorCpuMs = to.generatorCpuMs - from.generatorCpuMs;
+  return {
+    wallMs: round(wallMs, 1),
+    serverCpuMs: round(serverCpuMs, 0),
+    serverCpuShare: round(serverCpuMs / (to.at - from.at), 2),
+    generatorCpuMs: round(generatorCpuMs, 0),
+    generatorCpuShare: round(generatorCpuMs / (to.at - from.at), 2),
+  };
+}
+
+function round(value: number, digits: number): number {
+  if (!Number.isFinite(value)) return NaN;
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Rejects with a clear message if `work` has not settled within the phase timeout. */
+async function withinPhase<T>(bench: Bench, phase: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `Phase "${phase}" did not complete within ${bench.options.timeoutMs / 1000} s: aborted`,
+          ),
+        ),
+      bench.options.timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } catch (error) {
+    bench.aborted = true;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `work(0..count-1)` with at most `concurrency` in progress; stops early on abort. */
+async function pool(
+  bench: Bench,
+  count: number,
+  concurrency: number,
+  work: (index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count && !bench.aborted) {
+      const index = next++;
+      try {
+        await work(index);
+      } catch (error) {
+        bench.aborted = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  if (bench.aborted) throw new Error("aborted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 1: logins
+
+async function loginPhase(bench: Bench) {
+  const { options } = bench;
+  const rssBefore = await serverRss(bench);
+  const start = await sample(bench);
+  await withinPhase(
+    bench,
+    "logins",
+    pool(bench, options.clients, options.concurrency, async (i) => {
+      const client = new BenchClient();
+      bench.clients[i] = client;
+      await client.login({
+        host: bench.host,
+        port: bench.port,
+        domain: options.domain,
+        username: `bench${i + 1}`,
+        password: options.password,
+        mechanism: options.mechanism,
+        resource: "bench",
+        timeoutMs: LOGIN_TIMEOUT_MS,
+      });
+    }),
+  );
+  const end = await sample(bench);
+  const rssAfter = await serverRss(bench);
+  const used = usage(start, end);
+  return {
+    clients: options.clients,
+    mechanism: options.mechanism,
+    concurrency: options.concurrency,
+    loginsPerSecond: round(options.clients / (used.wallMs / 1000), 1),
+    serverCpuMsPerLogin: round(used.serverCpuMs / options.clients, 2),
+    serverRssKiBBefore: rssBefore,
+    serverRssKiBAfter: rssAfter,
+    serverKiBPerSession: round((rssAfter - rssBefore) / options.clients, 1),
+    ...used,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 2: joins
+
+/** Enters `client` into `roomJid` as `nick`; resolves after the subject, which ends entering. */
+async function enter(
+  client: BenchClient,
+  roomJid: string,
+  nick: string,
+  timeoutMs: number,
+): Promise<{ created: boolean }> {
+  const occupantJid = `${roomJid}/${nick}`;
+  let created = false;
+  const entered = client.waitFor(
+    (raw) => {
+      if (raw.startsWith("<presence")) {
+        if (attribute(raw, "from") !== occupantJid) return false;
+        if (attribute(raw, "type") === "error") return new Error(`entering refused: ${raw}`);
+        if (raw.includes("code='201'") || raw.includes('code="201"')) created = true;
+        return false;
+      }
+      return raw.startsWith("<message") && raw.includes("<subject") &&
+        (attribute(raw, "from") ?? "").startsWith(roomJid);
+    },
+    timeoutMs,
+    `entering ${occupantJid}`,
+  );
+  client.send(`<presence to='${escapeAttr(occupantJid)}'><x xmlns='${NS.MUC}'/></presence>`);
+  await entered;
+  return { created };
+}
+
+/** Submits the instant-room form (XEP-0045 §10.1.2) so that others may enter. */
+async function configureInstantRoom(
+  client: BenchClient,
+  roomJid: string,
+  timeoutMs: number,
+): Promise<void> {
+  const id = client.nextId("cfg");
+  const answered = client.waitFor(
+    (raw) => {
+      if (!raw.startsWith("<iq") || attribute(raw, "id") !== id) return false;
+      return attribute(raw, "type") === "result" ||
+        new Error(`configuring ${roomJid} refused: ${raw}`);
+    },
+    timeoutMs,
+    `the answer to the configuration of ${roomJid}`,
+  );
+  client.send(
+    `<iq type='set' id='${id}' to='${escapeAttr(roomJid)}'><query xmlns='${NS.MUC_OWNER}'>` +
+      `<x xmlns='${NS.DATA_FORMS}' type='submit'/></query></iq>`,
+  );
+  await answered;
+}
+
+/** The first `count` clients enter `roomJid`; the first creates and configures it. */
+async function fillRoom(
+  bench: Bench,
+  roomJid: string,
+  count: number,
+): Promise<{ created: boolean }> {
+  const timeoutMs = bench.options.timeoutMs;
+  const first = await enter(bench.clients[0], roomJid, "bench1", timeoutMs);
+  if (first.created) await configureInstantRoom(bench.clients[0], roomJid, timeoutMs);
+  await pool(
+    bench,
+    count - 1,
+    bench.options.concurrency,
+    (i) => enter(bench.clients[i + 1], roomJid, `bench${i + 2}`, timeoutMs).then(() => {}),
+  );
+  return first;
+}
+
+async function joinPhase(bench: Bench, roomJid: string) {
+  const { options } = bench;
+  const start = await sample(bench);
+  const { created } = await withinPhase(bench, "joins", fillRoom(bench, roomJid, options.clients));
+  const end = await sample(bench);
+  const rss = await serverRss(bench);
+  const used = usage(start, end);
+  return {
+    room: roomJid,
+    occupants: options.clients,
+    createdByBench: created,
+    joinsPerSecond: round(options.clients / (used.wallMs / 1000), 1),
+    serverCpuMsPerJoin: round(used.serverCpuMs / options.clients, 2),
+    // Entering a room of k occupants sends k presences to the joiner and one to each of k others.
+    presenceStanzas: options.clients * options.clients,
+    serverRssKiBAfter: rss,
+    ...used,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 3: fan-out
+
+interface FanoutResult {
+  room: string;
+  occupants: number;
+  messages: number;
+  window: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  missing: number;
+  /** Fewest and most messages one occupant received (each should get all). */
+  perOccupantMin: number;
+  perOccupantMax: number;
+  outOfOrder: number;
+  errors: number;
+  firstError?: string;
+  stalled: boolean;
+  setupMs: number;
+  deliveriesPerSecond: number;
+  latencyMsP50: number;
+  latencyMsP99: number;
+  latencyMsMax: number;
+  serverCpuUsPerDelivery: number;
+  wallMs: number;
+  serverCpuMs: number;
+  serverCpuShare: number;
+  generatorCpuMs: number;
+  generatorCpuShare: number;
+  generatorSaturated: boolean;
+}
+
+async function fanoutPhase(
+  bench: Bench,
+  occupants: number,
+  messages: number,
+  mainRoom: string,
+): Promise<FanoutResult> {
+  const { options } = bench;
+  const phase = `fan-out ${occupants}`;
+  const setupStart = performance.now();
+  let roomJid = mainRoom;
+  if (occupants !== options.clients) {
+    roomJid = `bench-${occupants}@${options.mucDomain}`;
+    await withinPhase(bench, `${phase} (entering)`, fillRoom(bench, roomJid, occupants));
+  }
+  const sender = bench.clients[0];
+  // Everything the joins caused has been written once the sender's ping comes back.
+  await withinPhase(bench, `${phase} (sync)`, sender.ping(options.domain, options.timeoutMs));
+  const setupMs = performance.now() - setupStart;
+
+  const tag = `f${occupants}`;
+  const prefix = `${tag} `;
+  const expected = occupants * messages;
+  const latencies = new Float64Array(expected);
+  const counts = new Uint32Array(occupants);
+  const lastSeq = new Int32Array(occupants).fill(-1);
+  const escapedRoom = escapeAttr(roomJid);
+  let delivered = 0;
+  let outOfOrder = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let sent = 0;
+  let inFlight = 0;
+  let lastAt = 0;
+  let finished: () => void = () => {};
+  const done = new Promise<void>((resolve) => finished = resolve);
+
+  const pump = () => {
+    while (inFlight < options.window && sent < messages) {
+      const ts = performance.now();
+      sender.send(
+        `<message to='${escapedRoom}' type='groupchat' id='${tag}-${sent}'>` +
+          `<body>${prefix}${sent} ${ts.toFixed(3)} ${FILLER}</body></message>`,
+      );
+      sent++;
+      inFlight++;
+    }
+  };
+
+  for (let j = 0; j < occupants; j++) {
+    const isSender = j === 0;
+    bench.clients[j].onStanza = (raw) => {
+      if (!raw.startsWith("<message")) return;
+      const bodyAt = raw.indexOf("<body>");
+      if (bodyAt === -1 || !raw.startsWith(prefix, bodyAt + 6)) {
+        if (raw.includes("type='error'") || raw.includes('type="error"')) {
+          errors++;
+          firstError ??= raw;
+        }
+        return;
+      }
+      const at = performance.now();
+      const seqAt = bodyAt + 6 + prefix.length;
+      const tsAt = raw.indexOf(" ", seqAt) + 1;
+      const seq = Number(raw.slice(seqAt, tsAt - 1));
+      const ts = Number(raw.slice(tsAt, raw.indexOf(" ", tsAt)));
+      if (raw.includes("type='error'") || raw.includes('type="error"')) {
+        errors++;
+        firstError ??= raw;
+        if (isSender) {
+          inFlight--;
+          pump();
+        }
+        return;
+      }
+      if (delivered < expected) latencies[delivered] = at - ts;
+      delivered++;
+      lastAt = at;
+      counts[j]++;
+      if (seq <= lastSeq[j]) outOfOrder++;
+      lastSeq[j] = seq;
+      if (isSender) {
+        inFlight--;
+        pump();
+      }
+      if (delivered >= expected) finished();
+    };
+  }
+
+  let stalled = false;
+  const start = await sample(bench);
+  const watchdog = setInterval(() => {
+    const quietFor = performance.now() - Math.max(lastAt, start.at);
+    if (quietFor > STALL_MS) {
+      stalled = true;
+      finished();
+    }
+  }, 250);
+  start.at = performance.now(); // the clock starts at the first send, after reading /proc
+  try {
+    pump();
+    await withinPhase(bench, phase, done);
+  } finally {
+    clearInterval(watchdog);
+    for (let j = 0; j < occupants; j++) bench.clients[j].onStanza = () => {};
+  }
+  const end = await sample(bench);
+  const used = usage(start, end, delivered > 0 ? lastAt : end.at);
+  const measured = latencies.subarray(0, Math.min(delivered, expected)).sort();
+  const quantile = (q: number) =>
+    measured.length === 0
+      ? NaN
+      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
+  return {
+    room: roomJid,
+    occupants,
+    messages,
+    window: options.window,
+    expectedDeliveries: expected,
+    deliveries: delivered,
+    missing: expected - delivered,
+    perOccupantMin: Math.min(...counts),
+    perOccupantMax: Math.max(...counts),
+    outOfOrder,
+    errors,
+    firstError,
+    stalled,
+    setupMs: round(setupMs, 0),
+    deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
+    latencyMsP50: quantile(0.5),
+    latencyMsP99: quantile(0.99),
+    latencyMsMax: quantile(1),
+    serverCpuUsPerDelivery: round(used.serverCpuMs * 1000 / delivered, 1),
+    ...used,
+    generatorSaturated: used.generatorCpuShare >= SATURATED,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup, report, teardown
+
+/** Creates accounts bench1..benchN in `<dataDir>/verona.sqlite`, then closes the database. */
+async function createAccounts(dataDir: string, count: number, password: string): Promise<void> {
+  using db = openDatabase(join(dataDir, "verona.sqlite"));
+  const accounts = new Accounts(new SqliteAccountStore(db));
+  const batch = 16; // key derivation runs off the main thread: a few at once use both cores
+  for (let i = 1; i <= count; i += batch) {
+    const names = [];
+    for (let j = i; j < Math.min(i + batch, count + 1); j++) names.push(`bench${j}`);
+    await Promise.all(names.map((name) => accounts.create(name, password)));
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+function commandLine(args: string[]): string {
+  const script = join("tests", "bench", "load.ts");
+  return [
+    "deno run --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys",
+    script,
+    ...args.map(shellQuote),
+  ].join(" ");
+}
+
+/** Clients whose connection has ended, with the first reason, or undefined if none. */
+function lostConnections(bench: Bench): { count: number; firstReason: string } | undefined {
+  const lost = bench.clients.filter((c) => c?.closeReason !== undefined);
+  if (lost.length === 0) return undefined;
+  return { count: lost.length, firstReason: lost[0].closeReason! };
+}
+
+/** `value` with its unit, or undefined (row left out) when it was not measured. */
+function unit(value: number, suffix: string): string | undefined {
+  return Number.isFinite(value) ? `${value} ${suffix}` : undefined;
+}
+
+function lost(info: { count: number; firstReason: string } | undefined): string | undefined {
+  return info === undefined ? undefined : `${info.count} (first: ${info.firstReason})`;
+}
+
+/** A generator CPU share as a percentage, flagged when the generator may be the bottleneck. */
+function busy(share: number): string {
+  const flag = share >= SATURATED ? " (SATURATED: figures may be generator-bound)" : "";
+  return `${Math.round(share * 100)} %${flag}`;
+}
+
+function table(title: string, rows: [string, string | number | boolean | undefined][]): string {
+  const width = Math.max(...rows.map(([name]) => name.length));
+  const lines = rows
+    .filter(([, value]) => value !== undefined && !(typeof value === "number" && isNaN(value)))
+    .map(([name, value]) => `  ${name.padEnd(width)}  ${value}`);
+  return `\n${title}\n${lines.join("\n")}`;
+}
+
+/** Runs the benchmark; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let options: Options | "help";
+  try {
+    options = parseOptions(args);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof TypeError) {
+      console.error(`error: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const opts = options;
+  const print = (line: string) => {
+    if (!opts.json) console.log(line);
+  };
+  const command = commandLine(args);
+  const report: Record<string, unknown> = {
+    command,
+    mode: opts.host === undefined ? "spawned" : "remote",
+    options: { ...opts, password: undefined, json: undefined },
+  };
+  const bench: Bench = {
+    options: opts,
+    host: opts.host ?? "127.0.0.1",
+    port: opts.port ?? 0,
+    ticks: await clockTicks(),
+    clients: [],
+    aborted: false,
+  };
+
+  let server: BenchServer | undefined;
+  let dataDir: string | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    cleaning ??= (async () => {
+      bench.aborted = true;
+      // The server stops first, with its sessions still connected: its shutdown is measured too.
+      if (server !== undefined) {
+        const connected = bench.clients.filter((c) => c?.closeReason === undefined).length;
+        const stopped = await server.stop(SERVER_STOP_GRACE_MS);
+        report.serverStop = { ...stopped, ms: round(stopped.ms, 0), connected };
+      }
+      for (const client of bench.clients) client?.close();
+      if (dataDir !== undefined) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    })();
+  const onSigint = () => {
+    console.error("interrupted: stopping the server and removing the data directory");
+    cleanup().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+
+  print("Verona load benchmark");
+  print(`command: ${command}`);
+  let failure: unknown;
+  try {
+    if (opts.host === undefined) {
+      dataDir = await Deno.makeTempDir({ prefix: "verona-bench-" });
+      const t0 = performance.now();
+      await createAccounts(dataDir, opts.clients, opts.password);
+      print(
+        `accounts: bench1..bench${opts.clients} created in ${dataDir} ` +
+          `(${Math.round(performance.now() - t0)} ms)`,
+      );
+      // The default allows 200 connections per address; every bench client comes from 127.0.0.1.
+      const configPath = join(dataDir, "verona.toml");
+      await Deno.writeTextFile(
+        configPath,
+        `[limits]\nmax_connections = ${Math.max(10_000, opts.clients + 100)}\n` +
+          `max_connections_per_ip = ${opts.clients + 100}\n`,
+      );
+      const cpus = navigator.hardwareConcurrency;
+      const canPin = onPath("taskset") && cpus >= 2;
+      server = await spawnServer({
+        args: ["--domain", opts.domain, "--data", dataDir, "--config", configPath],
+        pinCpus: canPin ? "0" : undefined,
+        startTimeoutMs: SERVER_START_MS,
+      });
+      bench.port = server.port;
+      bench.serverPid = server.pid;
+      const generatorCpus = cpus > 2 ? `1-${cpus - 1}` : "1";
+      const generatorPinned = canPin && await pinProcess(Deno.pid, generatorCpus);
+      const pinning = canPin
+        ? `server pinned to CPU 0 (taskset -c 0); generator ${
+          generatorPinned ? `pinned to CPU ${generatorCpus}` : "not pinned (taskset -p failed)"
+        }`
+        : `NOT pinned (${cpus < 2 ? "fewer than 2 CPUs" : "taskset not found"})`;
+      report.server = {
+        command: server.command.map(shellQuote).join(" "),
+        pid: server.pid,
+        port: server.port,
+        pinned: canPin,
+        generatorPinned,
+        cpus,
+        clockTicks: bench.ticks,
+      };
+      print(`server:  ${server.command.map(shellQuote).join(" ")}`);
+      print(`         pid ${server.pid}, port ${server.port}, ${cpus} CPUs; ${pinning}`);
+    } else {
+      report.server = { host: opts.host, port: opts.port };
+      print(`server:  ${opts.host}:${opts.port} (not started by the bench: no server CPU figures)`);
+      if (opts.clients > 200) {
+        print(`warning: ${opts.clients} connections from one address; servers often limit that`);
+      }
+    }
+
+    const logins = { ...await loginPhase(bench), lostConnections: lostConnections(bench) };
+    report.logins = logins;
+    print(table(
+      `logins: ${opts.clients} clients, STARTTLS + ${opts.mechanism} + bind + presence, ` +
+        `${opts.concurrency} at once`,
+      [
+        ["logins/s", logins.loginsPerSecond],
+        ["server CPU per login", unit(logins.serverCpuMsPerLogin, "ms")],
+        ["server CPU busy", unit(Math.round(logins.serverCpuShare * 100), "%")],
+        ["generator CPU busy", busy(logins.generatorCpuShare)],
+        ["server RSS growth per session", unit(logins.serverKiBPerSession, "KiB (GC-noisy)")],
+        ["wall time", `${logins.wallMs} ms`],
+        ["connections lost", lost(logins.lostConnections)],
+      ],
+    ));
+
+    const mainRoom = `bench@${opts.mucDomain}`;
+    const joins = { ...await joinPhase(bench, mainRoom), lostConnections: lostConnections(bench) };
+    report.joins = joins;
+    print(table(
+      `joins: ${opts.clients} clients enter ${mainRoom}, ${opts.concurrency} at once`,
+      [
+        ["joins/s", joins.joinsPerSecond],
+        ["server CPU per join", unit(joins.serverCpuMsPerJoin, "ms")],
+        ["presence stanzas sent", joins.presenceStanzas],
+        ["server CPU busy", unit(Math.round(joins.serverCpuShare * 100), "%")],
+        ["generator CPU busy", busy(joins.generatorCpuShare)],
+        ["server RSS", unit(joins.serverRssKiBAfter, "KiB")],
+        ["wall time", `${joins.wallMs} ms`],
+        ["connections lost", lost(joins.lostConnections)],
+      ],
+    ));
+
+    const fanouts: unknown[] = [];
+    report.fanout = fanouts;
+    for (let i = 0; i < opts.occupants.length; i++) {
+      const result = {
+        ...await fanoutPhase(bench, opts.occupants[i], opts.messages[i], mainRoom),
+        lostConnections: lostConnections(bench),
+      };
+      fanouts.push(result);
+      print(table(
+        `fan-out: ${result.occupants} occupants in ${result.room}, ${result.messages} messages ` +
+          `from one, at most ${result.window} in flight`,
+        [
+          ["deliveries/s", result.deliveriesPerSecond],
+          ["server CPU per delivery", unit(result.serverCpuUsPerDelivery, "µs")],
+          [
+            "latency p50 / p99 / max",
+            `${result.latencyMsP50} / ${result.latencyMsP99} / ${result.latencyMsMax} ms`,
+          ],
+          [
+            "deliveries",
+            `${result.deliveries} of ${result.expectedDeliveries} (per occupant ` +
+            `${result.perOccupantMin}..${result.perOccupantMax} of ${result.messages})`,
+          ],
+          [
+            "missing",
+            result.missing === 0
+              ? undefined
+              : `${result.missing}${result.stalled ? " (stalled)" : ""}`,
+          ],
+          ["out of order", result.outOfOrder === 0 ? undefined : result.outOfOrder],
+          ["errors", result.errors === 0 ? undefined : `${result.errors}: ${result.firstError}`],
+          ["server CPU busy", unit(Math.round(result.serverCpuShare * 100), "%")],
+          ["generator CPU busy", busy(result.generatorCpuShare)],
+          ["wall time", `${result.wallMs} ms (room setup ${result.setupMs} ms)`],
+          ["connections lost", lost(result.lostConnections)],
+        ],
+      ));
+    }
+  } catch (error) {
+    failure = error;
+    report.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    await cleanup();
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+
+  if (server !== undefined) {
+    const kinds = server.logKinds();
+    const total = kinds.reduce((sum, [, count]) => sum + count, 0);
+    report.serverLog = { lines: total, kinds: Object.fromEntries(kinds.slice(0, 20)) };
+    const stop = report.serverStop as
+      | { code: number; killed: boolean; ms: number; connected: number }
+      | undefined;
+    print(
+      `\nserver stopped (SIGTERM with ${stop?.connected} clients connected) in ${stop?.ms} ms, ` +
+        `exit code ${stop?.code}${
+          stop?.killed ? " (KILLED after SIGTERM grace)" : ""
+        }; ${total} lines on stderr${total > 0 ? ", by kind:" : ""}`,
+    );
+    for (const [kind, count] of kinds.slice(0, 12)) {
+      print(`  ${String(count).padStart(7)}  ${kind}`);
+    }
+  }
+  if (failure !== undefined) {
+    console.error(`\nerror: ${report.error}`);
+  }
+  if (opts.json) console.log(JSON.stringify(report));
+  else print(`\n${JSON.stringify(report)}`);
+  return failure === undefined ? 0 : 1;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -93,6 +93,11 @@ export class C2sStream implements BoundSession {
     this.#transport.write(stanza.toString(NS.CLIENT));
   }
 
+  /** Queues an already serialized stanza for the client. */
+  sendXml(xml: string): void {
+    this.#transport.write(xml);
+  }
+
   /** Sends a stream error and closes (RFC 6120 §4.9.1.1). */
   closeWithError(condition: StreamErrorCondition | string, text?: string): void {
     if (this.#phase === "closing") return;

@@ -21,6 +21,8 @@ export class Router {
   readonly domain: string;
   readonly iq = new IqRegistry();
   #sessions = new Map<string, Map<string, BoundSession>>();
+  /** Sessions by full JID string, for delivery without parsing the address again. */
+  #byFull = new Map<string, BoundSession>();
   #components = new Map<string, Component>();
   #options: RouterOptions;
   #stopping = false;
@@ -70,6 +72,7 @@ export class Router {
     if (!byResource) this.#sessions.set(session.jid.bare, byResource = new Map());
     const previous = byResource.get(session.jid.resource);
     byResource.set(session.jid.resource, session);
+    this.#byFull.set(session.jid.full, session);
     return previous === session ? undefined : previous;
   }
 
@@ -81,6 +84,7 @@ export class Router {
     const byResource = this.#sessions.get(session.jid.bare);
     if (byResource?.get(session.jid.resource) === session) {
       byResource.delete(session.jid.resource);
+      this.#byFull.delete(session.jid.full);
       if (byResource.size === 0) this.#sessions.delete(session.jid.bare);
     }
     const wasAvailable = session.presence !== null && !this.#stopping;
@@ -102,6 +106,18 @@ export class Router {
     for (const to of targets) {
       await this.route(el("presence", { from, to, type: "unavailable" }));
     }
+  }
+
+  /**
+   * Fan-out fast path for components: hands a serialized stanza straight to the local session
+   * bound to `to` (a full JID exactly as bound). Returns false when there is no such session, so
+   * the caller can fall back to `route()` or drop.
+   */
+  deliverXml(to: string, xml: string): boolean {
+    const session = this.#byFull.get(to);
+    if (session === undefined) return false;
+    session.sendXml(xml);
+    return true;
   }
 
   /** Handles a stanza from a local client; `from` is already stamped with its full JID. */

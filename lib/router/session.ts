@@ -16,6 +16,8 @@ export interface BoundSession {
   readonly directedPresence: Set<string>;
   /** Serializes and queues a stanza for the client, synchronously. */
   send(stanza: Element): void;
+  /** Queues an already serialized stanza (`jabber:client` default namespace) for the client. */
+  sendXml(xml: string): void;
   /** Ends the stream with a stream error (e.g. `conflict` when another session takes the resource). */
   closeWithError(condition: string, text?: string): void;
 }

@@ -11,13 +11,19 @@ export function discoModule(router: Router): void {
     const query = stanza.getChild("query", NS.DISCO_INFO)!;
     if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
     if (query.attrs.node) throw new StanzaError("cancel", "item-not-found");
-    const features = new Set([NS.DISCO_INFO, NS.DISCO_ITEMS, ...router.iq.namespaces("server")]);
+    const features = new Set([
+      NS.DISCO_INFO,
+      NS.DISCO_ITEMS,
+      ...router.iq.namespaces("server"),
+      ...router.serverFeatures,
+    ]);
     return reply(stanza).append(
       el(
         "query",
         { xmlns: NS.DISCO_INFO },
         el("identity", { category: "server", type: "im", name: "Verona" }),
         ...[...features].sort().map((v) => el("feature", { var: v })),
+        ...router.serverInfoForms.map((form) => form()),
       ),
     );
   });

@@ -20,6 +20,12 @@ export interface RouterOptions {
 export class Router {
   readonly domain: string;
   readonly iq = new IqRegistry();
+  /** Extra disco#info features of the server (e.g. carbons, blocking) besides its iq namespaces. */
+  readonly serverFeatures = new Set<string>();
+  /** XEP-0128 extended-info forms for the server's disco#info (e.g. contact addresses). */
+  readonly serverInfoForms: (() => Element)[] = [];
+  #boundListeners: ((session: BoundSession) => void)[] = [];
+  #endedListeners: ((session: BoundSession) => void)[] = [];
   #sessions = new Map<string, Map<string, BoundSession>>();
   /** Sessions by full JID string, for delivery without parsing the address again. */
   #byFull = new Map<string, BoundSession>();
@@ -66,6 +72,31 @@ export class Router {
     return this.#sessions.get(full.bare)?.has(full.resource) ?? false;
   }
 
+  /** Calls `listener` whenever a session has bound a resource. */
+  onSessionBound(listener: (session: BoundSession) => void): void {
+    this.#boundListeners.push(listener);
+  }
+
+  /** Calls `listener` whenever a bound session has ended (after its presence was cleaned up). */
+  onSessionEnded(listener: (session: BoundSession) => void): void {
+    this.#endedListeners.push(listener);
+  }
+
+  /** Runs listeners so that one failing is logged and the others still run. */
+  #notify(listeners: ((session: BoundSession) => void)[], session: BoundSession, what: string) {
+    for (const listener of listeners) {
+      try {
+        listener(session);
+      } catch (error) {
+        this.#options.log(
+          `error in ${what} listener for ${session.jid.full}: ${
+            error instanceof Error ? error.stack ?? error.message : String(error)
+          }`,
+        );
+      }
+    }
+  }
+
   /** Registers a bound session; returns the session that held the same full JID, if any. */
   bind(session: BoundSession): BoundSession | undefined {
     let byResource = this.#sessions.get(session.jid.bare);
@@ -73,6 +104,7 @@ export class Router {
     const previous = byResource.get(session.jid.resource);
     byResource.set(session.jid.resource, session);
     this.#byFull.set(session.jid.full, session);
+    this.#notify(this.#boundListeners, session, "session-bound");
     return previous === session ? undefined : previous;
   }
 
@@ -91,6 +123,7 @@ export class Router {
     session.presence = null;
     if (this.#stopping) {
       session.directedPresence.clear();
+      this.#notify(this.#endedListeners, session, "session-ended");
       return;
     }
     const targets = [...session.directedPresence];
@@ -106,6 +139,7 @@ export class Router {
     for (const to of targets) {
       await this.route(el("presence", { from, to, type: "unavailable" }));
     }
+    this.#notify(this.#endedListeners, session, "session-ended");
   }
 
   /**

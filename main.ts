@@ -1,6 +1,7 @@
 // Verona's command line: `start`, account commands, `spec`.
 import { startCommand } from "./lib/cli/start.ts";
 import { userCommand } from "./lib/cli/users.ts";
+import { userShowCommand } from "./lib/cli/user_show.ts";
 import { specCommand } from "./lib/cli/spec.ts";
 
 const USAGE = `Verona — an XMPP server with multi-user chat and SQLite storage
@@ -13,6 +14,8 @@ Commands:
   passwd JID PASSWORD       change an account's password
   deluser JID               delete an account
   users                     list accounts
+  user show JID             show an account: roster and offline counts, last
+                            activity, sessions of the running server
   spec --host H --port P FILE...
                             replay scansion scripts against any XMPP server
 
@@ -29,6 +32,8 @@ export function main(args: string[]): Promise<number> {
     case "deluser":
     case "users":
       return userCommand(command, rest);
+    case "user":
+      return userShowCommand(rest);
     case "spec":
       return specCommand(rest);
     case undefined:

@@ -1,7 +1,9 @@
 // The command line as an admin uses it: account commands, help, errors and exit codes.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
-import { verona } from "./_process.ts";
+import { ReplayClient } from "../lib/replay/client.ts";
+import { openDatabase } from "../lib/storage/sqlite.ts";
+import { startServerProcess, verona } from "./_process.ts";
 
 Deno.test("adduser, passwd, users and deluser manage accounts in the data dir", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "verona-cli-" });
@@ -59,7 +61,7 @@ Deno.test("usage errors exit 2 with a message and the usage", async () => {
 });
 
 Deno.test("--help works for every command", async () => {
-  for (const command of ["start", "adduser", "passwd", "deluser", "users", "spec"]) {
+  for (const command of ["start", "adduser", "passwd", "deluser", "users", "user", "spec"]) {
     const help = await verona([command, "--help"]);
     assert.equal(help.code, 0, `${command}: ${help.stderr}`);
     assert.match(help.stdout, /Usage: verona/);
@@ -87,5 +89,94 @@ Deno.test("a config file sets the domain, and its errors name the key and the fi
     assert.match(bad.stderr, /port/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("user show prints an account's counts, last activity and live sessions", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-cli-" });
+  try {
+    const added = await verona(["adduser", "romeo", "s3cret", "--data", dataDir]);
+    assert.equal(added.code, 0, added.stderr);
+
+    const fresh = await verona(["user", "show", "romeo@localhost", "--data", dataDir]);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /^romeo@localhost$/m);
+    assert.match(fresh.stdout, /roster: +0 contacts/);
+    assert.match(fresh.stdout, /offline: +0 messages/);
+    assert.match(fresh.stdout, /last activity: never logged out/);
+    assert.match(fresh.stdout, /sessions: +0/);
+
+    const server = await startServerProcess(["--data", dataDir]);
+    try {
+      const client = new ReplayClient();
+      await client.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        jid: "romeo@localhost/balcony",
+        password: "s3cret",
+        timeoutMs: 5000,
+      });
+      client.send(`<presence><status>Wherefore</status></presence>`);
+      await client.sync(5000);
+      const online = await verona(["user", "show", "romeo", "--data", dataDir]);
+      assert.equal(online.code, 0, online.stderr);
+      assert.match(online.stdout, /last activity: online now/);
+      assert.match(online.stdout, /sessions: +1\n +romeo@localhost\/balcony +since /);
+      client.send(`<presence type='unavailable'><status>Banished</status></presence>`);
+      await client.disconnect(5000);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+
+    const after = await verona(["user", "show", "romeo", "--data", dataDir]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.match(after.stdout, /last activity: logged out .* ago\): "Banished"/);
+    assert.match(after.stdout, /sessions: +0/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("user show: errors and exit codes", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-cli-" });
+  try {
+    const missing = await verona(["user", "show", "nobody", "--data", dataDir]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no such user: nobody@localhost/);
+
+    const noSub = await verona(["user", "--data", dataDir]);
+    assert.equal(noSub.code, 2);
+    assert.match(noSub.stderr, /missing subcommand/);
+    assert.match(noSub.stderr, /Usage: verona user show/);
+
+    const badSub = await verona(["user", "delete", "romeo", "--data", dataDir]);
+    assert.equal(badSub.code, 2);
+    assert.match(badSub.stderr, /unknown subcommand "delete"/);
+
+    const foreign = await verona(["user", "show", "romeo@elsewhere.example", "--data", dataDir]);
+    assert.equal(foreign.code, 2);
+    assert.match(foreign.stderr, /not on this server's domain/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("deluser reserves the name for in-band registration; adduser ignores that", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-cli-" });
+  try {
+    assert.equal((await verona(["adduser", "romeo", "pw", "--data", dataDir])).code, 0);
+    assert.equal((await verona(["deluser", "romeo", "--data", dataDir])).code, 0);
+    {
+      using db = openDatabase(join(dataDir, "verona.sqlite"));
+      const row = db.prepare("SELECT removed_at FROM account_tombstones WHERE username = ?")
+        .get("romeo");
+      assert.ok(row !== undefined, "deluser writes a tombstone");
+    }
+    const again = await verona(["adduser", "romeo", "pw2", "--data", dataDir]);
+    assert.equal(again.code, 0, again.stderr);
+    const help = await verona(["adduser", "--help"]);
+    assert.match(help.stdout, /tombstone/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
   }
 });

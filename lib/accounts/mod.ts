@@ -1,2 +1,7 @@
 // Accounts: create, change password, remove; the SASL credential source.
-export { AccountError, Accounts } from "./accounts.ts";
+export {
+  AccountError,
+  type AccountErrorReason,
+  Accounts,
+  type AccountsOptions,
+} from "./accounts.ts";

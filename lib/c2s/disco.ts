@@ -45,13 +45,18 @@ export function discoModule(router: Router): void {
   // RFC 6120 §10.3.3: the server answers for the account's bare JID.
   router.iq.on("account", "query", NS.DISCO_INFO, (stanza, { origin }) => {
     if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    if (stanza.getChild("query", NS.DISCO_INFO)!.attrs.node) {
+      throw new StanzaError("cancel", "item-not-found");
+    }
     const implicit = stanza.attrs.to === undefined && origin !== undefined;
+    // Every namespace the server answers on the account's behalf (vCard, last activity, ...).
+    const features = new Set([NS.DISCO_INFO, ...router.iq.namespaces("account")]);
     return reply(stanza, implicit ? { from: origin.jid.bare } : {}).append(
       el(
         "query",
         { xmlns: NS.DISCO_INFO },
         el("identity", { category: "account", type: "registered" }),
-        el("feature", { var: NS.DISCO_INFO }),
+        ...[...features].sort().map((v) => el("feature", { var: v })),
       ),
     );
   });

@@ -12,6 +12,7 @@ import type { Transport } from "../net/transport.ts";
 import { el, type Element } from "../xml/element.ts";
 import { type ParserErrorCondition, StreamParser } from "../xml/stream_parser.ts";
 import { type StreamErrorCondition, streamErrorXml } from "./stream_error.ts";
+import type { PreAuthRegistration } from "./register.ts";
 
 /** Limits and timings of a c2s stream. */
 export interface C2sLimits {
@@ -38,6 +39,8 @@ export interface C2sOptions {
   /** A fresh server-side mechanism by name. */
   createMechanism(name: string): SaslServerMechanism;
   log(line: string): void;
+  /** In-band registration before authentication (XEP-0077 §3.1); without it, refused. */
+  registration?: PreAuthRegistration;
   /** Called once when the stream is gone. */
   closed(stream: C2sStream): void;
 }
@@ -174,9 +177,15 @@ export class C2sStream implements BoundSession {
           ),
         );
       }
+      // XEP-0077 stream feature: offered only where passwords cannot be read in transit.
+      if (encrypted && this.#options.registration?.allowed) {
+        features.append(el("register", { xmlns: NS.REGISTER_FEATURE }));
+      }
     } else if (this.#phase === "authenticated") {
       features.append(el("bind", { xmlns: NS.BIND }));
       features.append(el("session", { xmlns: NS.SESSION }, el("optional")));
+      // Features of the modules, e.g. roster versioning and pre-approval (RFC 6121 §2.6, §3.4).
+      for (const feature of this.#options.router.streamFeatures) features.append(feature);
     }
     return features;
   }
@@ -225,6 +234,9 @@ export class C2sStream implements BoundSession {
     if (this.#phase === "connected") {
       if (ns === NS.TLS && stanza.name === "starttls") return this.#startTls();
       if (ns === NS.SASL) return this.#saslElement(stanza);
+      if (stanza.name === "iq" && ns === NS.CLIENT && stanza.getChild("query", NS.REGISTER)) {
+        return this.#preAuthRegister(stanza);
+      }
       return this.closeWithError("not-authorized", "Authenticate first");
     }
     // authenticated, not bound yet
@@ -241,6 +253,24 @@ export class C2sStream implements BoundSession {
       return;
     }
     return this.closeWithError("not-authorized", "Bind a resource first");
+  }
+
+  /** XEP-0077 §3.1: registration iqs are the only stanzas allowed before authentication. */
+  async #preAuthRegister(stanza: Element): Promise<void> {
+    let answer: Element | undefined;
+    try {
+      const registration = this.#options.registration;
+      if (registration === undefined) {
+        throw new StanzaError("cancel", "not-allowed", {
+          text: "In-band registration is disabled",
+        });
+      }
+      answer = await registration.handle(stanza, { encrypted: this.#transport.encrypted });
+    } catch (error) {
+      if (!(error instanceof StanzaError)) throw error;
+      answer = errorReply(stanza, error);
+    }
+    if (answer && this.#phase !== "closing") this.send(answer);
   }
 
   async #startTls(): Promise<void> {

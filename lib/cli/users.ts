@@ -4,6 +4,7 @@ import type { Config } from "../config/config.ts";
 import { parseJid } from "../jid/jid.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
+import { SqliteTombstoneStore } from "../storage/tombstone_store.ts";
 import { CONFIG_FLAGS, configFromFlags, parseFlags, runCommand, UsageError } from "./_args.ts";
 
 const COMMON = `Options:
@@ -15,10 +16,14 @@ const COMMON = `Options:
 const USAGES = {
   adduser:
     `Usage: verona adduser JID PASSWORD [options]\n\nCreates an account. JID is user@domain ` +
-    `or just user.\nOnly SCRAM keys are stored, never the password.\n\n${COMMON}`,
+    `or just user.\nOnly SCRAM keys are stored, never the password. An administrator may reuse ` +
+    `the name of a\nremoved account at once: the tombstone that blocks in-band registration ` +
+    `is ignored.\n\n${COMMON}`,
   passwd: `Usage: verona passwd JID PASSWORD [options]\n\nSets a new password for an account.` +
     `\n\n${COMMON}`,
-  deluser: `Usage: verona deluser JID [options]\n\nDeletes an account.\n\n${COMMON}`,
+  deluser: `Usage: verona deluser JID [options]\n\nDeletes an account and everything stored ` +
+    `for it (roster, vCard, private XML,\noffline messages, ...). The name stays reserved for ` +
+    `in-band registration for\n[registration] tombstone_days (default 30).\n\n${COMMON}`,
   users: `Usage: verona users [options]\n\nLists the accounts.\n\n${COMMON}`,
 } as const;
 
@@ -41,7 +46,10 @@ export function userCommand(command: UserCommand, args: string[]): Promise<numbe
     }
     const config = await configFromFlags(values);
     using db = openDatabase(config.databasePath);
-    const accounts = new Accounts(new SqliteAccountStore(db));
+    const accounts = new Accounts(new SqliteAccountStore(db), {
+      tombstones: new SqliteTombstoneStore(db),
+      tombstoneDays: config.registration.tombstoneDays,
+    });
     if (command === "users") {
       for (const name of accounts.list()) console.log(`${name}@${config.domain}`);
       return 0;
@@ -67,7 +75,8 @@ export function userCommand(command: UserCommand, args: string[]): Promise<numbe
   });
 }
 
-function localpartOf(text: string, config: Config): string {
+/** The prepared localpart of `user@domain` or `user`; a foreign domain is a usage error. */
+export function localpartOf(text: string, config: Config): string {
   if (!text.includes("@")) return Accounts.prepUsername(text);
   let jid;
   try {

@@ -28,6 +28,49 @@ export interface TlsConfig {
   required: boolean;
 }
 
+/** In-band registration (XEP-0077) and what happens to the names of removed accounts. */
+export interface RegistrationConfig {
+  /** Whether clients may create accounts themselves, over TLS, before authenticating. */
+  allow: boolean;
+  /** Days the name of a removed account stays reserved; 0 frees it at once. */
+  tombstoneDays: number;
+}
+
+/** Contact addresses (XEP-0157) published in the server's disco#info, as URIs. */
+export interface ContactAddresses {
+  abuse: string[];
+  admin: string[];
+  feedback: string[];
+  sales: string[];
+  security: string[];
+  support: string[];
+}
+
+/** The XEP-0157 address kinds, in the order they are published. */
+export const CONTACT_KINDS: readonly (keyof ContactAddresses)[] = [
+  "abuse",
+  "admin",
+  "feedback",
+  "sales",
+  "security",
+  "support",
+];
+
+/** Offline message storage (XEP-0160). */
+export interface OfflineConfig {
+  /** Messages kept per offline user; more are refused with service-unavailable. 0 disables. */
+  maxMessages: number;
+}
+
+/** Blocking Command (XEP-0191). */
+export interface BlockingConfig {
+  /**
+   * Answer messages and iq requests from a blocked entity with service-unavailable (as for an
+   * unavailable user; XEP-0191 §3.5) instead of dropping them silently. Presence is always dropped.
+   */
+  bounce: boolean;
+}
+
 /** Verona's whole configuration, validated and with every default filled in. */
 export interface Config {
   /** The XMPP domain served, e.g. `example.org`. */
@@ -46,6 +89,10 @@ export interface Config {
   admins: string[];
   tls: TlsConfig;
   limits: Limits;
+  registration: RegistrationConfig;
+  contact: ContactAddresses;
+  offline: OfflineConfig;
+  blocking: BlockingConfig;
 }
 
 /** The options that command-line flags can override. */
@@ -154,6 +201,10 @@ interface Input {
   admins?: string[];
   tls?: Partial<TlsConfig>;
   limits?: Partial<Limits>;
+  registration?: Partial<RegistrationConfig>;
+  contact?: Partial<ContactAddresses>;
+  offline?: Partial<OfflineConfig>;
+  blocking?: Partial<BlockingConfig>;
 }
 
 /** A validation failure whose message still lacks the "Cannot load config" prefix. */
@@ -177,6 +228,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   authAttempts: 3,
   authFailureDelayMs: 500,
 };
+
+/** Default number of messages kept per offline user. */
+export const DEFAULT_OFFLINE_MAX_MESSAGES = 100;
+
+/** Default days a removed account's name stays reserved. */
+export const DEFAULT_TOMBSTONE_DAYS = 30;
 
 function readTable(table: Record<string, unknown>, baseDir: string | undefined): Input {
   const input: Input = {};
@@ -225,6 +282,40 @@ function readTable(table: Record<string, unknown>, baseDir: string | undefined):
           input.limits[spec.field] = integer(`limits.${k}`, v, spec.min, spec.max);
         }
         break;
+      case "registration":
+        input.registration = {};
+        for (const [k, v] of Object.entries(subTable(key, value))) {
+          const name = `registration.${k}`;
+          if (k === "allow") input.registration.allow = boolean(name, v);
+          else if (k === "tombstone_days") {
+            input.registration.tombstoneDays = integer(name, v, 0, 36_500);
+          } else throw new Invalid(`unknown key "${name}"`);
+        }
+        break;
+      case "contact":
+        input.contact = {};
+        for (const [k, v] of Object.entries(subTable(key, value))) {
+          if (!(CONTACT_KINDS as readonly string[]).includes(k)) {
+            throw new Invalid(`unknown key "contact.${k}"`);
+          }
+          input.contact[k as keyof ContactAddresses] = uris(`contact.${k}`, v);
+        }
+        break;
+      case "offline":
+        input.offline = {};
+        for (const [k, v] of Object.entries(subTable(key, value))) {
+          if (k === "max_messages") {
+            input.offline.maxMessages = integer(`offline.${k}`, v, 0, 1_000_000);
+          } else throw new Invalid(`unknown key "offline.${k}"`);
+        }
+        break;
+      case "blocking":
+        input.blocking = {};
+        for (const [k, v] of Object.entries(subTable(key, value))) {
+          if (k === "bounce") input.blocking.bounce = boolean(`blocking.${k}`, v);
+          else throw new Invalid(`unknown key "blocking.${k}"`);
+        }
+        break;
       default:
         throw new Invalid(`unknown key "${key}"`);
     }
@@ -263,6 +354,13 @@ function build(input: Input, origin: string | null): Config {
       required: input.tls?.required ?? true,
     },
     limits: { ...DEFAULT_LIMITS, ...input.limits },
+    registration: {
+      allow: input.registration?.allow ?? false,
+      tombstoneDays: input.registration?.tombstoneDays ?? DEFAULT_TOMBSTONE_DAYS,
+    },
+    contact: contactAddresses(input.contact ?? {}),
+    offline: { maxMessages: input.offline?.maxMessages ?? DEFAULT_OFFLINE_MAX_MESSAGES },
+    blocking: { bounce: input.blocking?.bounce ?? true },
   };
   guard(origin, () => {
     if (config.mucDomain === config.domain) {
@@ -278,6 +376,18 @@ function build(input: Input, origin: string | null): Config {
     }
   });
   return config;
+}
+
+function contactAddresses(input: Partial<ContactAddresses>): ContactAddresses {
+  const copy = (kind: keyof ContactAddresses) => [...(input[kind] ?? [])];
+  return {
+    abuse: copy("abuse"),
+    admin: copy("admin"),
+    feedback: copy("feedback"),
+    sales: copy("sales"),
+    security: copy("security"),
+    support: copy("support"),
+  };
 }
 
 /** Runs `fn`, turning an {@linkcode Invalid} into a {@linkcode ConfigError} naming `origin`. */
@@ -364,6 +474,21 @@ function admins(key: string, value: unknown): string[] {
       !isDomainName(item.slice(at + 1)) || item !== item.toLowerCase()
     ) {
       invalid(`${key}[${i}]`, 'a lowercase bare JID "local@domain"', item);
+    }
+    return item;
+  });
+}
+
+// A URI with a scheme (RFC 3986 §3.1), e.g. "mailto:abuse@example.org" or "xmpp:admin@example.org".
+const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"]+$/;
+
+function uris(key: string, value: unknown): string[] {
+  if (!Array.isArray(value)) {
+    invalid(key, 'an array of URIs such as ["mailto:abuse@example.org"]', value);
+  }
+  return value.map((item: unknown, i) => {
+    if (typeof item !== "string" || !URI.test(item)) {
+      invalid(`${key}[${i}]`, 'a URI such as "mailto:abuse@example.org"', item);
     }
     return item;
   });

@@ -43,6 +43,10 @@ Deno.test("defaultConfig() has the documented defaults", () => {
       authAttempts: 3,
       authFailureDelayMs: 500,
     },
+    registration: { allow: false, tombstoneDays: 30 },
+    contact: { abuse: [], admin: [], feedback: [], sales: [], security: [], support: [] },
+    offline: { maxMessages: 100 },
+    blocking: { bounce: true },
   });
   // A fresh object each time: callers may mutate theirs.
   const a = defaultConfig();
@@ -83,6 +87,20 @@ max_connections = 500
 max_connections_per_ip = 20
 auth_attempts = 5
 auth_failure_delay_ms = 0
+
+[registration]
+allow = true
+tombstone_days = 7
+
+[contact]
+abuse = ["mailto:abuse@example.org"]
+admin = ["xmpp:admin@example.org"]
+
+[offline]
+max_messages = 5
+
+[blocking]
+bounce = false
 `;
   assert.deepEqual(parseConfigToml(text, "full.toml"), {
     domain: "example.org",
@@ -105,6 +123,17 @@ auth_failure_delay_ms = 0
       authAttempts: 5,
       authFailureDelayMs: 0,
     },
+    registration: { allow: true, tombstoneDays: 7 },
+    contact: {
+      abuse: ["mailto:abuse@example.org"],
+      admin: ["xmpp:admin@example.org"],
+      feedback: [],
+      sales: [],
+      security: [],
+      support: [],
+    },
+    offline: { maxMessages: 5 },
+    blocking: { bounce: false },
   });
 });
 
@@ -392,5 +421,68 @@ Deno.test("parseConfigToml() checks options against each other", () => {
   assertConfigError(
     () => parseConfigToml("[limits]\nmax_connections = 10\nmax_connections_per_ip = 11", "x.toml"),
     'Cannot load config "x.toml": limits.max_connections_per_ip must not exceed limits.max_connections (10), got 11',
+  );
+});
+
+Deno.test("parseConfigToml() reads [registration] and [contact], and names bad values", () => {
+  const config = parseConfigToml(
+    `[registration]\nallow = true\ntombstone_days = 0\n\n[contact]\n` +
+      `abuse = ["mailto:abuse@example.org", "xmpp:abuse@example.org"]\n` +
+      `support = ["https://example.org/help"]\n`,
+    "x.toml",
+  );
+  assert.deepEqual(config.registration, { allow: true, tombstoneDays: 0 });
+  assert.deepEqual(config.contact, {
+    abuse: ["mailto:abuse@example.org", "xmpp:abuse@example.org"],
+    admin: [],
+    feedback: [],
+    sales: [],
+    security: [],
+    support: ["https://example.org/help"],
+  });
+  assertConfigError(
+    () => parseConfigToml(`[registration]\nallow = "yes"\n`, "x.toml"),
+    'Cannot load config "x.toml": registration.allow must be true or false, got "yes"',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[registration]\ntombstone_days = -1\n`, "x.toml"),
+    'Cannot load config "x.toml": registration.tombstone_days must be an integer from 0 to 36500, got -1',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[registration]\nopen = true\n`, "x.toml"),
+    'Cannot load config "x.toml": unknown key "registration.open"',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[contact]\nabuse = "mailto:a@example.org"\n`, "x.toml"),
+    'Cannot load config "x.toml": contact.abuse must be an array of URIs such as ["mailto:abuse@example.org"], got "mailto:a@example.org"',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[contact]\nsales = ["sales@example.org"]\n`, "x.toml"),
+    'Cannot load config "x.toml": contact.sales[0] must be a URI such as "mailto:abuse@example.org", got "sales@example.org"',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[contact]\nphone = []\n`, "x.toml"),
+    'Cannot load config "x.toml": unknown key "contact.phone"',
+  );
+});
+
+Deno.test("parseConfigToml() reads [offline] and [blocking], and names bad values", () => {
+  const config = parseConfigToml(`[offline]\nmax_messages = 0\n[blocking]\nbounce = false\n`, "x");
+  assert.deepEqual(config.offline, { maxMessages: 0 });
+  assert.deepEqual(config.blocking, { bounce: false });
+  assert.throws(
+    () => parseConfigToml(`[offline]\nmax_messages = -1\n`, "x.toml"),
+    {
+      message:
+        'Cannot load config "x.toml": offline.max_messages must be an integer from 0 to 1000000, got -1',
+    },
+  );
+  assert.throws(
+    () => parseConfigToml(`[blocking]\nbounce = "yes"\n`, "x.toml"),
+    { message: 'Cannot load config "x.toml": blocking.bounce must be true or false, got "yes"' },
+  );
+  assert.throws(
+    () => parseConfigToml(`[offline]\nlimit = 3\n`, "x.toml"),
+    { message: 'Cannot load config "x.toml": unknown key "offline.limit"' },
   );
 });

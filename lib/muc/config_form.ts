@@ -42,7 +42,7 @@ export async function readConfigSubmission(
   const draft: RoomConfig = { ...before };
   for (const field of fields) {
     const values = submission.get(field.var);
-    if (values !== undefined) await field.set(draft, values, submission);
+    if (values !== undefined) await field.set(draft, values, submission, room);
   }
   const patch: Partial<RoomConfig> = {};
   const target = patch as Record<string, unknown>;

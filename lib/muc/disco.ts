@@ -1,5 +1,5 @@
 // Discovery. XEP-0045 §6.1-6.3 (the service), §6.4 (room info with muc#roominfo), §6.5 (room
-// items); XEP-0030; XEP-0199 (ping to a room).
+// items), §7.12 (reserved nickname: node x-roomuser-item); XEP-0030; XEP-0199 (ping to a room).
 import { el, type Element } from "../xml/element.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
@@ -32,7 +32,16 @@ export function serviceItems(rooms: Iterable<Room>): Element {
 /** Room disco#info, disco#items and ping. Core: always installed. */
 export function roomDiscoFeature(hooks: MucHooks): void {
   hooks.iq("get", NS.DISCO_INFO, "query", ({ room, origin, query, reply }) => {
-    // TODO(#muc-reserved-nick): node x-roomuser-item (§7.12).
+    if (query.attrs.node === "x-roomuser-item") {
+      // §7.12: the requester's reserved nickname, if any (see features/register.ts).
+      const nick = room.affiliationRecord(origin.bare)?.nick;
+      reply(el(
+        "query",
+        { xmlns: NS.DISCO_INFO, node: "x-roomuser-item" },
+        nick !== undefined && el("identity", { category: "conference", type: "text", name: nick }),
+      ));
+      return;
+    }
     if (query.attrs.node !== undefined) throw new StanzaError("cancel", "item-not-found");
     const features = new Set<string>([NS.MUC]);
     const fields: FormField[] = [];

@@ -84,6 +84,72 @@ export interface SelfPresenceEvent {
   statuses: Set<number>;
 }
 
+/** An occupant asks to change its nickname (XEP-0045 §7.6). */
+export interface NickChangeEvent {
+  room: Room;
+  stanza: Element;
+  origin: Jid;
+  occupant: Occupant;
+  /** The new nickname, prepared. */
+  nick: string;
+}
+
+/** An occupant sends a private message to another (XEP-0045 §7.5). */
+export interface PrivateMessageEvent {
+  room: Room;
+  stanza: Element;
+  origin: Jid;
+  sender: Occupant;
+  target: Occupant;
+}
+
+/** Someone invites `invitee` through the room (XEP-0045 §7.8.2). */
+export interface InviteEvent {
+  room: Room;
+  stanza: Element;
+  origin: Jid;
+  /** The inviter's affiliation (service admins count as owners). */
+  affiliation: Affiliation;
+  /** The inviter as an occupant, if it is in the room. */
+  occupant: Occupant | undefined;
+  /** Bare or full JID of the invitee, prepared. */
+  invitee: Jid;
+  reason: string | undefined;
+  /** The muc#user `<x/>` being sent to the invitee: handlers may append (e.g. `<password/>`). */
+  x: Element;
+}
+
+/** The owner changed the configuration: handlers add muc#user status codes (104, 172, ...). */
+export interface ConfigStatusEvent {
+  room: Room;
+  changed: readonly (keyof RoomConfig)[];
+  statuses: Set<number>;
+}
+
+/** A groupchat message was broadcast; `message` is the stanza as broadcast (its `to` varies). */
+export interface GroupchatEvent {
+  room: Room;
+  occupant: Occupant;
+  message: Element;
+}
+
+/** An occupant is entering: its self-presence is out, the subject comes next (§7.2.15). */
+export interface EnteringEvent {
+  room: Room;
+  occupant: Occupant;
+  origin: Jid;
+  /** The join presence. */
+  stanza: Element;
+}
+
+/** A bare JID's affiliation changed. */
+export interface AffiliationChangedEvent {
+  room: Room;
+  jid: string;
+  previous: Affiliation;
+  affiliation: Affiliation;
+}
+
 /** Something happened to a room. */
 export interface RoomEvent {
   room: Room;
@@ -110,6 +176,9 @@ export interface MucVetoEvents {
   "room-pre-create": RoomPreCreateEvent;
   "occupant-pre-join": PreJoinEvent;
   "subject-pre-change": SubjectChangeEvent;
+  "nick-pre-change": NickChangeEvent;
+  "private-message": PrivateMessageEvent;
+  "pre-invite": InviteEvent;
 }
 
 /** Events whose handlers add to the payload. */
@@ -117,6 +186,8 @@ export interface MucContributeEvents {
   "disco-info": DiscoInfoEvent;
   "occupant-role": OccupantRoleEvent;
   "self-presence": SelfPresenceEvent;
+  "invite": InviteEvent;
+  "config-status": ConfigStatusEvent;
 }
 
 /** Events whose handlers are only told. */
@@ -126,6 +197,9 @@ export interface MucNotifyEvents {
   "occupant-joined": OccupantEvent;
   "occupant-left": OccupantEvent;
   "config-changed": ConfigChangedEvent;
+  "occupant-entering": EnteringEvent;
+  "groupchat": GroupchatEvent;
+  "affiliation-changed": AffiliationChangedEvent;
 }
 
 /** Every MUC event by name. */
@@ -159,6 +233,7 @@ export interface ConfigField {
     draft: RoomConfig,
     values: readonly string[],
     submission: ReadonlyMap<string, readonly string[]>,
+    room: Room,
   ): void | Promise<void>;
 }
 

@@ -3,19 +3,30 @@
 import type { XmlNode } from "../xml/element.ts";
 import type { Affiliation, Role } from "./affiliation.ts";
 
+/**
+ * A serialized stanza cut where its `to` goes: `head + escapeAttr(to) + tail`. Broadcasts are
+ * serialized once and only the address changes per recipient.
+ */
+export type XmlTemplate = readonly [head: string, tail: string];
+
 /** One nickname in a room, and the sessions (real full JIDs) behind it. */
 export class Occupant {
-  /** Room nickname (already prepared with `prepResource`). */
+  /** Room nickname (already prepared). */
   readonly nick: string;
   /** Occupant JID: `room@service/nick`. */
   readonly jid: string;
   /** The real bare JID behind every session of this occupant. */
   readonly bareJid: string;
-  role: Role;
-  affiliation: Affiliation;
+  #role: Role;
+  #affiliation: Affiliation;
   /** Real full JID → that session's presence payload (`<show/>`, `<status/>`, ...; no MUC `<x/>`). */
   readonly sessions: Map<string, readonly XmlNode[]> = new Map();
   #primary = "";
+  /**
+   * This occupant's available presence as others see it, serialized (without / with the real
+   * JID). Entering a room of N sends N-1 of these: they are built once per change, not per join.
+   */
+  presenceCache: { plain?: XmlTemplate; full?: XmlTemplate } = {};
 
   constructor(
     options: {
@@ -29,8 +40,26 @@ export class Occupant {
     this.nick = options.nick;
     this.jid = `${options.roomJid}/${options.nick}`;
     this.bareJid = options.bareJid;
-    this.role = options.role;
-    this.affiliation = options.affiliation;
+    this.#role = options.role;
+    this.#affiliation = options.affiliation;
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  set role(role: Role) {
+    this.#role = role;
+    this.presenceCache = {};
+  }
+
+  get affiliation(): Affiliation {
+    return this.#affiliation;
+  }
+
+  set affiliation(affiliation: Affiliation) {
+    this.#affiliation = affiliation;
+    this.presenceCache = {};
   }
 
   /** The session shown to others: the one that last sent presence. */
@@ -47,6 +76,7 @@ export class Occupant {
   setSession(fullJid: string, payload: readonly XmlNode[]): void {
     this.sessions.set(fullJid, payload);
     this.#primary = fullJid;
+    this.presenceCache = {};
   }
 
   /** Removes a session; the most recently added remaining one becomes primary. */
@@ -56,6 +86,7 @@ export class Occupant {
       let last = "";
       for (const jid of this.sessions.keys()) last = jid;
       this.#primary = last;
+      this.presenceCache = {};
     }
   }
 }

@@ -1,7 +1,7 @@
 // Owner use cases over muc#owner. XEP-0045 §10.1 (creating: instant and reserved rooms, cancel),
-// §10.2 (modifying the configuration, status 104).
+// §10.2 (modifying the configuration, status 104 and the codes features add), §10.9 (destroying).
 import { el } from "../xml/element.ts";
-import type { Jid } from "../jid/jid.ts";
+import { type Jid, tryParseJid } from "../jid/jid.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { FormError, readForm } from "../forms/data_form.ts";
@@ -20,11 +20,21 @@ export function ownerFeature(hooks: MucHooks): void {
     requireOwner(room, origin);
     const x = query.getChild("x", NS.DATA_FORMS);
     if (x === undefined) {
-      if (query.getChild("destroy") !== undefined) {
-        // TODO(#muc-destroy): XEP-0045 §10.9, on top of Room.destroy().
-        throw new StanzaError("cancel", "feature-not-implemented", {
-          text: "Destroying rooms is not supported yet",
+      const destroy = query.getChild("destroy");
+      if (destroy !== undefined) {
+        // §10.9: occupants learn why and where to go; the owner's result comes after.
+        const alternate = destroy.attrs.jid === undefined
+          ? undefined
+          : tryParseJid(destroy.attrs.jid)?.full;
+        if (destroy.attrs.jid !== undefined && alternate === undefined) {
+          throw new StanzaError("modify", "jid-malformed", { text: "Invalid alternate venue" });
+        }
+        room.destroy({
+          alternate,
+          reason: destroy.getChildText("reason"),
+          password: destroy.getChildText("password"),
         });
+        return;
       }
       throw new StanzaError("modify", "bad-request", { text: "Expected a data form" });
     }
@@ -58,7 +68,9 @@ export function ownerFeature(hooks: MucHooks): void {
     if (room.removed) throw new StanzaError("cancel", "item-not-found", { text: "Room is gone" });
     const changed = room.updateConfig(patch);
     reply();
-    if (changed.length > 0) room.broadcastStatus(104);
+    const statuses = new Set<number>(changed.length > 0 ? [104] : []);
+    hooks.fireContribute("config-status", { room, changed, statuses });
+    if (statuses.size > 0) room.broadcastStatus(...statuses);
     hooks.fireNotify("config-changed", { room, origin, changed });
     room.removeIfUnused(); // e.g. an empty room an admin just made temporary
   });

@@ -2,10 +2,17 @@
 //
 // One typed record of every option. Each feature in features/ owns its key(s): it declares the
 // form field that reads and writes it and reacts to its value. The core reads only `persistent`
-// (lifecycle), `public` (service disco#items), `whois` (who sees real JIDs) and `name` (titles).
+// (lifecycle), `public` (service disco#items), `whois` (who sees real JIDs), `name` (titles) and
+// `presenceBroadcast` (whose presence is broadcast).
 
 /** Who may see occupants' real JIDs (muc#roomconfig_whois). */
 export type Whois = "moderators" | "anyone";
+
+/** Who may send private messages (Prosody's muc#roomconfig_allowpm). */
+export type AllowPm = "anyone" | "participants" | "moderators" | "none";
+
+/** A role whose presence may be broadcast (muc#roomconfig_presencebroadcast). */
+export type BroadcastRole = "moderator" | "participant" | "visitor";
 
 /** Every room option. Values must survive JSON (they are stored as `StoredRoom.config`). */
 export interface RoomConfig {
@@ -32,12 +39,21 @@ export interface RoomConfig {
   maxUsers: number | null;
   /** muc#roomconfig_changesubject: participants (not only moderators) may set the subject. */
   changeSubject: boolean;
-  /** muc#roomconfig_historylength: messages replayed on entering. TODO(#history): the replay. */
+  /** muc#roomconfig_historylength: messages kept and replayed on entering. */
   historyLength: number;
+  /** muc#roomconfig_allowinvites: members (not only admins) may invite in members-only rooms. */
+  allowInvites: boolean;
+  /** muc#roomconfig_allowpm: who may send private messages to other occupants. */
+  allowPm: AllowPm;
+  /**
+   * muc#roomconfig_presencebroadcast: roles whose presence others see. The core reads it (it
+   * decides every presence broadcast); features/presence_broadcast.ts owns the field.
+   */
+  presenceBroadcast: BroadcastRole[];
 }
 
 /** Options of a new room unless the service is configured otherwise (Prosody's defaults). */
-export const DEFAULT_ROOM_CONFIG: Readonly<RoomConfig> = Object.freeze({
+export const DEFAULT_ROOM_CONFIG: Readonly<RoomConfig> = Object.freeze<RoomConfig>({
   name: "",
   description: "",
   persistent: false,
@@ -49,6 +65,9 @@ export const DEFAULT_ROOM_CONFIG: Readonly<RoomConfig> = Object.freeze({
   maxUsers: null,
   changeSubject: false,
   historyLength: 20,
+  allowInvites: false,
+  allowPm: "anyone",
+  presenceBroadcast: ["moderator", "participant", "visitor"],
 });
 
 const KEYS = Object.keys(DEFAULT_ROOM_CONFIG) as (keyof RoomConfig)[];
@@ -78,6 +97,16 @@ export function restoreConfig(
       }
     } else if (key === "whois") {
       if (value === "moderators" || value === "anyone") config.whois = value;
+    } else if (key === "allowPm") {
+      if (["anyone", "participants", "moderators", "none"].includes(value as string)) {
+        config.allowPm = value as AllowPm;
+      }
+    } else if (key === "presenceBroadcast") {
+      if (Array.isArray(value)) {
+        config.presenceBroadcast = value.filter((role): role is BroadcastRole =>
+          role === "moderator" || role === "participant" || role === "visitor"
+        );
+      }
     } else if (typeof value === typeof defaults[key]) {
       target[key] = value;
     }

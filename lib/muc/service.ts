@@ -6,21 +6,17 @@
 // the StanzaErrors rooms and features throw into error replies (`by` = the room's bare JID, legacy
 // codes on presence errors, never an error in answer to an error).
 import { Element } from "../xml/element.ts";
-import {
-  type Jid,
-  parseJid,
-  prepDomain,
-  prepLocal,
-  prepResource,
-  tryParseJid,
-} from "../jid/jid.ts";
+import { type Jid, parseJid, prepDomain, prepLocal, tryParseJid } from "../jid/jid.ts";
 import { NS } from "../stanza/ns.ts";
 import { errorReply, reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { Component, Deliver } from "../router/component.ts";
 import type { RoomStore } from "../storage/room_store.ts";
 import { type MucFeature, MucHooks } from "./hooks.ts";
-import { nickChangeRefused, Room, type RoomContext } from "./room.ts";
+import { Room, type RoomContext } from "./room.ts";
+import { handleMediatedMessage, inviteFeature } from "./invite.ts";
+import { adminFeature } from "./admin.ts";
+import { prepNick } from "./_nick.ts";
 import { DEFAULT_ROOM_CONFIG, type RoomConfig } from "./room_config.ts";
 import { ownerFeature } from "./owner.ts";
 import { roomDiscoFeature, serviceInfo, serviceItems } from "./disco.ts";
@@ -34,6 +30,11 @@ export interface MucServiceOptions {
   store: RoomStore;
   /** The router's deliver. It must serialize the stanza before returning (see room.ts). */
   deliver: Deliver;
+  /**
+   * The router's fast path for fan-out: writes a serialized stanza to the local session bound to
+   * `to` and returns true, or returns false (then `deliver` is used).
+   */
+  deliverXml?: (to: string, xml: string) => boolean;
   /** Bare JIDs with owner rights in every room. */
   admins?: string[];
   /** Where failures are reported (default: `console.error`). */
@@ -74,11 +75,14 @@ export class MucService implements Component {
     this.#defaults = { ...DEFAULT_ROOM_CONFIG, ...options.roomDefaults };
     this.hooks = new MucHooks({ log: this.#log });
     ownerFeature(this.hooks);
+    adminFeature(this.hooks);
+    inviteFeature(this.hooks);
     roomDiscoFeature(this.hooks);
     for (const feature of options.features ?? MUC_FEATURES) feature(this.hooks);
     this.#ctx = {
       hooks: this.hooks,
       deliver: this.#deliver,
+      deliverXml: options.deliverXml,
       store: this.#store,
       isServiceAdmin: (bareJid) => this.#admins.has(bareJid),
       removed: (room) => this.#removed(room),
@@ -146,7 +150,7 @@ export class MucService implements Component {
     }
     if (slash === -1) return { roomJid, nick: null };
     try {
-      return { roomJid, nick: prepResource(address.slice(slash + 1)) };
+      return { roomJid, nick: prepNick(address.slice(slash + 1)) };
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       throw new StanzaError("modify", "jid-malformed", { text: `Invalid nickname: ${why}` });
@@ -156,12 +160,13 @@ export class MucService implements Component {
   async #presence(stanza: Element, from: Jid, roomJid: string, nick: string | null): Promise<void> {
     const type = stanza.attrs.type;
     const room = this.#rooms.get(roomJid);
-    if (type === "unavailable" || type === "error") {
-      // An error presence from an occupant's client means it is gone (as Prosody treats it).
-      room?.leave(from, type === "unavailable" ? stanza : undefined);
-      return;
+    if (type === "unavailable") return room?.leave(from, stanza);
+    // An error presence from an occupant's client means it is gone (as Prosody treats it).
+    if (type === "error") return room?.kickForError(stanza, from);
+    if (type === "probe" && nick !== null) {
+      return this.#visibleRoom(roomJid, from).probe(from, nick);
     }
-    if (type !== undefined) return; // probes and subscriptions mean nothing to a room
+    if (type !== undefined) return; // subscriptions mean nothing to a room
     if (nick === null) {
       throw new StanzaError("modify", "jid-malformed", {
         text: "A nickname is required to enter a room",
@@ -169,7 +174,7 @@ export class MucService implements Component {
     }
     const current = room?.occupantBySession(from.full);
     if (room !== undefined && current !== undefined) {
-      if (current.nick !== nick) throw nickChangeRefused();
+      if (current.nick !== nick) return await room.changeNick(stanza, from, nick);
       room.updatePresence(stanza, from);
       return;
     }
@@ -223,27 +228,27 @@ export class MucService implements Component {
     nick: string | null,
   ): void | Promise<void> {
     const type = stanza.attrs.type ?? "normal";
-    // TODO(#muc-admin): Prosody kicks an occupant whose client bounces messages (status 333).
-    if (type === "error") return;
+    // As Prosody: an occupant whose client bounces messages is taken out (statuses 307, 333).
+    if (type === "error") return this.#rooms.get(roomJid)?.kickForError(stanza, from);
     const room = this.#visibleRoom(roomJid, from);
     if (nick === null) {
       if (type === "groupchat") return room.groupchat(stanza, from);
-      // TODO(#muc-invite): mediated invitations (§7.8.2) and voice requests (§7.13).
-      throw new StanzaError("cancel", "feature-not-implemented", {
-        text: "Only groupchat messages may be sent to the room yet",
-      });
+      return handleMediatedMessage(room, stanza, from, this.hooks);
     }
     if (type === "groupchat") {
       throw new StanzaError("modify", "bad-request", {
         text: "A private message may not be of type groupchat",
       });
     }
-    room.privateMessage(stanza, from, nick);
+    return room.privateMessage(stanza, from, nick);
   }
 
   async #iq(stanza: Element, from: Jid, roomJid: string, nick: string | null): Promise<void> {
     const type = stanza.attrs.type;
-    if (type === "result" || type === "error") return;
+    if (type === "result" || type === "error") {
+      if (nick !== null) this.#rooms.get(roomJid)?.forwardIqAnswer(stanza, from);
+      return;
+    }
     const query = iqPayload(stanza);
     const room = this.#visibleRoom(roomJid, from);
     if (nick !== null) return this.#iqToOccupant(stanza, from, room, nick, query);
@@ -282,8 +287,8 @@ export class MucService implements Component {
         return;
       }
     }
-    // TODO(#muc-iq-forward): pass iq on to occupants (XEP-0045 §7.5, vCards, versions).
-    throw new StanzaError("cancel", "service-unavailable");
+    // XEP-0045 §7.5 (Prosody): other iqs go on to the occupant, from the sender's occupant JID.
+    room.forwardIq(stanza, from, nick);
   }
 
   #toService(stanza: Element, from: Jid): void {

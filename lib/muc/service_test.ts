@@ -382,6 +382,7 @@ Deno.test("room disco#info lists muc_* features matching the config and a roomin
     "muc_open",
     "muc_unmoderated",
     "muc_semianonymous",
+    "jabber:iq:register",
   ]);
   assert.equal(before.fields.get("FORM_TYPE"), "http://jabber.org/protocol/muc#roominfo");
   assert.equal(before.fields.get("muc#roominfo_occupants"), "1");
@@ -408,6 +409,7 @@ Deno.test("room disco#info lists muc_* features matching the config and a roomin
     "muc_membersonly",
     "muc_moderated",
     "muc_nonanonymous",
+    "jabber:iq:register",
   ]);
   assert.equal(after.fields.get("muc#roominfo_description"), "Above the garden");
 });
@@ -461,12 +463,17 @@ Deno.test("service disco: identity, features, public unlocked rooms; ping", asyn
 
 Deno.test("unknown iq payloads are service-unavailable; malformed iqs bad-request", async () => {
   const h = await openRoom();
-  for (const target of [DOMAIN, ROOM, `${ROOM}/Romeo`]) {
+  for (const target of [DOMAIN, ROOM]) {
     const [out] = await h.send(
       `<iq from='${JULIET}' to='${target}' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`,
     );
     assert.match(out, /<error type='cancel' by='[^']+'><service-unavailable /, target);
   }
+  // To an occupant, iqs are forwarded (§7.5), but only between occupants.
+  const [out] = await h.send(
+    `<iq from='${JULIET}' to='${ROOM}/Romeo' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`,
+  );
+  assert.match(out, /<error type='modify' by='[^']+'><not-acceptable /);
   const [empty] = await h.send(`<iq from='${JULIET}' to='${ROOM}' type='get' id='e'/>`);
   assert.match(empty, /<bad-request /);
   const [missing] = await h.send(
@@ -666,8 +673,14 @@ Deno.test("presence updates are broadcast with the occupant's payload, without i
     `<x xmlns='${MUC_USER}'><item affiliation='none' role='participant'/>` +
     `<status code='110'/></x></presence>`,
   ]);
-  const [renamed] = await h.send(`<presence from='${JULIET}' to='${ROOM}/Jules'/>`);
-  assert.match(renamed, /<not-acceptable /);
+  const renamed = await h.send(`<presence from='${JULIET}' to='${ROOM}/Jules'/>`);
+  assert.deepEqual(to(renamed, JULIET), [
+    `<presence from='${ROOM}/Juliet' to='${JULIET}' type='unavailable'><x xmlns='${MUC_USER}'>` +
+    `<item affiliation='none' role='participant' nick='Jules'/><status code='110'/>` +
+    `<status code='303'/></x></presence>`,
+    `<presence from='${ROOM}/Jules' to='${JULIET}'><x xmlns='${MUC_USER}'>` +
+    `<item affiliation='none' role='participant'/><status code='110'/></x></presence>`,
+  ]);
   // Plain presence from a non-occupant enters too (COMPAT, as Prosody).
   const plain = await h.send(
     `<presence from='${NURSE}' to='${ROOM}/Nurse'><show>chat</show></presence>`,

@@ -242,6 +242,8 @@ export class ReplayClient {
   /**
    * Waits until the server has processed everything sent so far: pings the server
    * (XEP-0199) and waits for its result or error, which never enters the queue.
+   * A server that closes the stream meanwhile (e.g. after removing the account) has
+   * processed all it ever will, so that counts as done too.
    */
   async sync(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const id = this.#id("sync");
@@ -249,7 +251,11 @@ export class ReplayClient {
     this.#pings.set(id, () => answered = true);
     try {
       this.send(el("iq", { type: "get", id, to: this.#domain }, el("ping", { xmlns: NS.PING })));
-      await this.#wait(() => answered || undefined, timeoutMs, "wait for the answer to a ping");
+      await this.#wait(
+        () => answered || this.#serverClosedStream || undefined,
+        timeoutMs,
+        "wait for the answer to a ping",
+      );
     } finally {
       this.#pings.delete(id);
     }

@@ -4,6 +4,7 @@ import { errorReply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { el, type Element } from "../xml/element.ts";
 import type { Component } from "./component.ts";
+import { RouterHooks } from "./hooks.ts";
 import { IqRegistry, type IqTarget } from "./iq.ts";
 import type { BoundSession } from "./session.ts";
 
@@ -20,6 +21,10 @@ export interface RouterOptions {
 export class Router {
   readonly domain: string;
   readonly iq = new IqRegistry();
+  /** Where the instant-messaging modules plug in (presence, subscriptions, offline, carbons...). */
+  readonly hooks: RouterHooks;
+  /** Stream features offered with resource binding (e.g. roster versioning, pre-approval). */
+  readonly streamFeatures: Element[] = [];
   /** Extra disco#info features of the server (e.g. carbons, blocking) besides its iq namespaces. */
   readonly serverFeatures = new Set<string>();
   /** XEP-0128 extended-info forms for the server's disco#info (e.g. contact addresses). */
@@ -36,6 +41,7 @@ export class Router {
   constructor(options: RouterOptions) {
     this.domain = options.domain;
     this.#options = options;
+    this.hooks = new RouterHooks(options.log);
   }
 
   /**
@@ -119,7 +125,8 @@ export class Router {
       this.#byFull.delete(session.jid.full);
       if (byResource.size === 0) this.#sessions.delete(session.jid.bare);
     }
-    const wasAvailable = session.presence !== null && !this.#stopping;
+    const previous = session.presence;
+    const wasAvailable = previous !== null && !this.#stopping;
     session.presence = null;
     if (this.#stopping) {
       session.directedPresence.clear();
@@ -135,6 +142,13 @@ export class Router {
           other.send(el("presence", { from, to: other.jid.full, type: "unavailable" }));
         }
       }
+      // RFC 6121 §4.5.2: the server broadcasts unavailable presence for a stream that ended.
+      this.hooks.notify("presence-broadcast", {
+        stanza: el("presence", { from, type: "unavailable" }),
+        origin: session,
+        previous,
+        previousPriority: session.priority,
+      });
     }
     for (const to of targets) {
       await this.route(el("presence", { from, to, type: "unavailable" }));
@@ -158,6 +172,11 @@ export class Router {
   fromClient(stanza: Element, origin: BoundSession): void | Promise<void> {
     if (stanza.name === "presence" && stanza.attrs.to === undefined) {
       return this.#broadcastPresence(stanza, origin);
+    }
+    try {
+      if (this.hooks.fire("client-stanza", { stanza, origin })) return;
+    } catch (error) {
+      return this.#bounce(stanza, error);
     }
     if (stanza.name === "presence") this.#trackDirectedPresence(stanza, origin);
     return this.route(stanza, origin);
@@ -220,9 +239,14 @@ export class Router {
       if (stanza.name === "presence") return;
       throw new StanzaError("cancel", "service-unavailable");
     }
+    if (this.hooks.fire("inbound", { stanza, to })) return;
     if (to.resource) {
       const session = sessions?.get(to.resource);
-      if (session) return session.send(stanza);
+      if (session) {
+        session.send(stanza);
+        if (stanza.name === "message") this.#delivered(stanza, to, [session]);
+        return;
+      }
       // RFC 6121 §8.5.3.2: no such resource.
       if (stanza.name === "iq") {
         if (stanza.attrs.type === "get" || stanza.attrs.type === "set") {
@@ -231,8 +255,9 @@ export class Router {
         return;
       }
       if (stanza.name === "presence") return;
+      // RFC 6121 §8.5.3.2.1: normal and chat fall back to the bare JID, headline is dropped.
       const type = stanza.attrs.type ?? "normal";
-      if (type === "error") return;
+      if (type === "error" || type === "headline") return;
       if (type === "groupchat") throw new StanzaError("cancel", "service-unavailable");
       return this.#messageToBare(stanza, to);
     }
@@ -241,26 +266,49 @@ export class Router {
     for (const session of sessions?.values() ?? []) if (session.presence) session.send(stanza);
   }
 
-  /** RFC 6121 §8.5.2.1: a message to a bare JID goes to the top non-negative resources. */
+  /**
+   * RFC 6121 §8.5.2.1: a message to a bare JID goes to the available resources with the highest
+   * non-negative priority (all of them when several share it); a headline to every non-negative
+   * one. With none, the `message-undelivered` hook may store it (XEP-0160).
+   */
   #messageToBare(stanza: Element, to: Jid): void {
     const type = stanza.attrs.type ?? "normal";
     if (type === "error") return;
     if (type === "groupchat") throw new StanzaError("cancel", "service-unavailable");
-    const available = this.sessionsOf(to.bare).filter((s) => s.presence && s.priority >= 0);
-    if (available.length === 0) {
+    const targets: BoundSession[] = [];
+    let top = -1;
+    for (const session of this.#sessions.get(to.bare)?.values() ?? []) {
+      if (session.presence === null || session.priority < 0) continue;
+      if (type === "headline" || session.priority === top) targets.push(session);
+      else if (session.priority > top) {
+        top = session.priority;
+        targets.length = 0;
+        targets.push(session);
+      }
+    }
+    if (targets.length === 0) {
+      if (this.hooks.fire("message-undelivered", { stanza, to })) return;
       if (type === "headline") return;
       throw new StanzaError("cancel", "service-unavailable", {
         text: "The recipient is offline",
       });
     }
-    const top = Math.max(...available.map((s) => s.priority));
-    for (const session of available) if (session.priority === top) session.send(stanza);
+    for (const session of targets) session.send(stanza);
+    this.#delivered(stanza, to, targets);
+  }
+
+  #delivered(stanza: Element, to: Jid, sessions: BoundSession[]): void {
+    if (this.hooks.has("message-delivered")) {
+      this.hooks.notify("message-delivered", { stanza, to, sessions });
+    }
   }
 
   /** RFC 6121 §4.2–4.5: presence without 'to' goes to the user's own available resources. */
   async #broadcastPresence(stanza: Element, origin: BoundSession): Promise<void> {
     const type = stanza.attrs.type;
     if (type !== undefined && type !== "unavailable") return;
+    const previous = origin.presence;
+    const previousPriority = origin.priority;
     if (type === undefined) {
       origin.presence = stanza;
       const priority = Number.parseInt(stanza.getChildText("priority") ?? "0", 10);
@@ -272,6 +320,9 @@ export class Router {
       if (session.presence || session === origin) {
         session.send(stanza.clone({ ...stanza.attrs, to: session.jid.full }));
       }
+    }
+    if (type === undefined || previous !== null) {
+      this.hooks.notify("presence-broadcast", { stanza, origin, previous, previousPriority });
     }
     if (type === "unavailable") {
       const targets = [...origin.directedPresence];

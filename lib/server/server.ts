@@ -2,11 +2,18 @@
 import { createSecureContext } from "node:tls";
 import type { DatabaseSync } from "node:sqlite";
 import { Accounts } from "../accounts/accounts.ts";
+import { contactAddressesModule } from "../c2s/contact_addresses.ts";
 import { discoModule } from "../c2s/disco.ts";
+import { entityTimeModule } from "../c2s/entity_time.ts";
+import { lastActivityModule } from "../c2s/last_activity.ts";
 import { pingModule } from "../c2s/ping.ts";
+import { privateStorageModule } from "../c2s/private_storage.ts";
+import { registerModule } from "../c2s/register.ts";
 import { C2sStream } from "../c2s/stream.ts";
+import { vcardModule } from "../c2s/vcard.ts";
 import { versionModule } from "../c2s/version.ts";
 import type { Config } from "../config/config.ts";
+import { imModule } from "../im/mod.ts";
 import { createMucService } from "../muc/mod.ts";
 import { ensureCertificate } from "../net/certificate.ts";
 import { Listener } from "../net/listener.ts";
@@ -14,8 +21,17 @@ import { Router } from "../router/router.ts";
 import type { Component } from "../router/component.ts";
 import { createPlainServer } from "../sasl/plain_server.ts";
 import { createScramServer } from "../sasl/scram_server.ts";
+import { SqliteAccountFacts } from "../storage/account_facts.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
+import { SqliteLastActivityStore } from "../storage/last_activity_store.ts";
+import { SqlitePrivateStore } from "../storage/private_store.ts";
+import { SqliteSessionStore } from "../storage/session_store.ts";
+import { SqliteTombstoneStore } from "../storage/tombstone_store.ts";
+import { SqliteVcardStore } from "../storage/vcard_store.ts";
 import { SqliteRoomStore } from "../storage/room_store.ts";
+import { SqliteBlocklistStore } from "../storage/blocklist_store.ts";
+import { SqliteOfflineStore } from "../storage/offline_store.ts";
+import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 
 /** Time a client has from connecting to binding a resource. */
@@ -60,7 +76,10 @@ export class Server {
     const log = options.log ?? defaultLog;
     const db = openDatabase(config.databasePath);
     try {
-      const accounts = new Accounts(new SqliteAccountStore(db));
+      const accounts = new Accounts(new SqliteAccountStore(db), {
+        tombstones: new SqliteTombstoneStore(db),
+        tombstoneDays: config.registration.tombstoneDays,
+      });
       const certificate = await ensureCertificate({
         dataDir: config.dataDir,
         domain: config.domain,
@@ -82,10 +101,34 @@ export class Server {
       discoModule(router);
       pingModule(router);
       versionModule(router);
+      imModule(router, {
+        rosterStore: new SqliteRosterStore(db),
+        offlineStore: new SqliteOfflineStore(db),
+        blocklistStore: new SqliteBlocklistStore(db),
+        offlineMaxMessages: config.offline.maxMessages,
+        blockingBounce: config.blocking.bounce,
+      });
+      entityTimeModule(router);
+      contactAddressesModule(router, config.contact);
+      vcardModule(router, { store: new SqliteVcardStore(db) });
+      privateStorageModule(router, { store: new SqlitePrivateStore(db) });
+      const facts = new SqliteAccountFacts(db);
+      lastActivityModule(router, {
+        store: new SqliteLastActivityStore(db),
+        accountExists: (username) => accounts.exists(username),
+        canSeePresence: (username, contact) => facts.canSeePresence(username, contact),
+      });
+      const registration = registerModule(router, {
+        accounts,
+        allow: config.registration.allow,
+        log,
+      });
+      recordSessions(router, new SqliteSessionStore(db));
       const muc = createMucService({
         domain: config.mucDomain,
         store: new SqliteRoomStore(db),
         deliver: (stanza) => router.route(stanza),
+        deliverXml: (to, xml) => router.deliverXml(to, xml),
         admins: config.admins,
         log,
       });
@@ -117,6 +160,7 @@ export class Server {
               });
             },
             log,
+            registration,
             closed: (ended) => streams.delete(ended),
           });
           streams.add(stream);
@@ -153,10 +197,24 @@ export class Server {
       // Give the routing of the sessions' final unavailable presences a turn to finish.
       await new Promise((resolve) => setTimeout(resolve, 50));
       for (const component of this.#components) await component.close?.();
+      new SqliteSessionStore(this.#db).clear();
       this.#db.close();
     })();
     return this.#stopped;
   }
+}
+
+/** Keeps the `sessions` table (read by `verona user show`) in step with the router. */
+function recordSessions(router: Router, store: SqliteSessionStore): void {
+  store.clear(); // left over from a process that did not stop cleanly
+  router.onSessionBound((session) =>
+    store.bound(session.jid.local, {
+      jid: session.jid.full,
+      streamId: session.id,
+      boundAt: Date.now(),
+    })
+  );
+  router.onSessionEnded((session) => store.ended(session.jid.full, session.id));
 }
 
 function defaultLog(line: string): void {

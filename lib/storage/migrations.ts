@@ -115,6 +115,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX muc_history_by_room ON muc_history (room, id);
   `,
+  // v3: the running server's bound sessions, so that admin commands (another process) can list
+  // them. The server empties the table when it starts and stops; rows go with their account.
+  `
+  CREATE TABLE sessions (
+    jid TEXT PRIMARY KEY, -- full JID
+    username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+    stream_id TEXT NOT NULL, -- the c2s stream's id, as in the server log
+    bound_at INTEGER NOT NULL -- Unix time in milliseconds
+  );
+  CREATE INDEX sessions_by_user ON sessions (username);
+  `,
 ];
 
 /** The schema version this build writes: the number of migration steps. */

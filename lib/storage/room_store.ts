@@ -1,4 +1,5 @@
-// Persistent MUC rooms (XEP-0045 §10.1.3 persistent rooms): configuration, subject, affiliations.
+// Persistent MUC rooms (XEP-0045 §10.1.3 persistent rooms): configuration, subject, affiliations,
+// and discussion history (§7.2.15).
 import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
 import { text, textOrNull, transaction } from "./_sql.ts";
 
@@ -31,6 +32,16 @@ export interface StoredRoom {
   affiliations: StoredAffiliation[];
 }
 
+/** One groupchat message of a room's discussion history. */
+export interface StoredHistoryEntry {
+  /** Nickname of the sender. */
+  nick: string;
+  /** The message as broadcast, serialized without a `to`. */
+  stanza: string;
+  /** Unix time in milliseconds. */
+  stamp: number;
+}
+
 /** Where persistent rooms live. */
 export interface RoomStore {
   /** All rooms, sorted by JID. */
@@ -39,8 +50,14 @@ export interface RoomStore {
   load(jid: string): StoredRoom | null;
   /** Inserts or updates a room and replaces its affiliations, atomically. */
   save(room: StoredRoom): void;
-  /** Deletes a room and its affiliations; does nothing if it is not stored. */
+  /** Deletes a room, its affiliations and its history; does nothing if it is not stored. */
   remove(jid: string): void;
+  /** Appends a message to a stored room's history; throws if the room is not stored. */
+  appendHistory(room: string, entry: StoredHistoryEntry): void;
+  /** The newest `limit` messages of a room's history, oldest first. */
+  loadHistory(room: string, limit: number): StoredHistoryEntry[];
+  /** Keeps only the newest `keep` messages of a room's history. */
+  trimHistory(room: string, keep: number): void;
 }
 
 /** {@linkcode RoomStore} on the `muc_rooms` and `muc_affiliations` tables. */
@@ -100,8 +117,31 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   remove(jid: string): void {
-    // Affiliations go with the room: ON DELETE CASCADE.
+    // Affiliations and history go with the room: ON DELETE CASCADE.
     this.#db.prepare("DELETE FROM muc_rooms WHERE jid = ?").run(jid);
+  }
+
+  appendHistory(room: string, entry: StoredHistoryEntry): void {
+    this.#db.prepare("INSERT INTO muc_history (room, nick, stanza, stamp) VALUES (?, ?, ?, ?)")
+      .run(room, entry.nick, entry.stanza, entry.stamp);
+  }
+
+  loadHistory(room: string, limit: number): StoredHistoryEntry[] {
+    if (limit <= 0) return [];
+    return this.#db.prepare(
+      "SELECT nick, stanza, stamp FROM muc_history WHERE room = ? ORDER BY id DESC LIMIT ?",
+    ).all(room, limit).reverse().map((row) => ({
+      nick: text(row, "nick"),
+      stanza: text(row, "stanza"),
+      stamp: Number(row.stamp),
+    }));
+  }
+
+  trimHistory(room: string, keep: number): void {
+    this.#db.prepare(
+      "DELETE FROM muc_history WHERE room = ? AND id NOT IN " +
+        "(SELECT id FROM muc_history WHERE room = ? ORDER BY id DESC LIMIT ?)",
+    ).run(room, room, Math.max(0, keep));
   }
 }
 
@@ -111,6 +151,7 @@ export class SqliteRoomStore implements RoomStore {
  */
 export class MemoryRoomStore implements RoomStore {
   #rooms = new Map<string, StoredRoom>();
+  #history = new Map<string, StoredHistoryEntry[]>();
 
   loadAll(): StoredRoom[] {
     return [...this.#rooms.entries()]
@@ -132,6 +173,26 @@ export class MemoryRoomStore implements RoomStore {
 
   remove(jid: string): void {
     this.#rooms.delete(jid);
+    this.#history.delete(jid);
+  }
+
+  appendHistory(room: string, entry: StoredHistoryEntry): void {
+    if (!this.#rooms.has(room)) {
+      throw new Error(`Cannot append history to room "${room}": it is not stored`);
+    }
+    const list = this.#history.get(room) ?? [];
+    list.push({ ...entry });
+    this.#history.set(room, list);
+  }
+
+  loadHistory(room: string, limit: number): StoredHistoryEntry[] {
+    if (limit <= 0) return [];
+    return (this.#history.get(room) ?? []).slice(-limit).map((entry) => ({ ...entry }));
+  }
+
+  trimHistory(room: string, keep: number): void {
+    const list = this.#history.get(room);
+    if (list !== undefined) list.splice(0, Math.max(0, list.length - Math.max(0, keep)));
   }
 }
 

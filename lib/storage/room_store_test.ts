@@ -40,6 +40,30 @@ const backends: [string, () => { store: RoomStore } & Disposable][] = [
 ];
 
 for (const [name, open] of backends) {
+  Deno.test(`${name} keeps history per room, newest last, trims and drops it with the room`, () => {
+    using handle = open();
+    const { store } = handle;
+    assert.throws(() => store.appendHistory(coven().jid, { nick: "a", stanza: "<m/>", stamp: 1 }));
+    store.save(coven());
+    store.save(darkcave());
+    for (let i = 1; i <= 5; i++) {
+      store.appendHistory(coven().jid, { nick: `n${i}`, stanza: `<message id='${i}'/>`, stamp: i });
+    }
+    store.appendHistory(darkcave().jid, { nick: "x", stanza: "<message/>", stamp: 9 });
+    assert.deepEqual(store.loadHistory(coven().jid, 2), [
+      { nick: "n4", stanza: "<message id='4'/>", stamp: 4 },
+      { nick: "n5", stanza: "<message id='5'/>", stamp: 5 },
+    ]);
+    assert.equal(store.loadHistory(coven().jid, 0).length, 0);
+    store.trimHistory(coven().jid, 3);
+    assert.deepEqual(store.loadHistory(coven().jid, 10).map((e) => e.nick), ["n3", "n4", "n5"]);
+    store.save(coven()); // saving the room again keeps its history
+    assert.equal(store.loadHistory(coven().jid, 10).length, 3);
+    store.remove(coven().jid);
+    assert.deepEqual(store.loadHistory(coven().jid, 10), []);
+    assert.equal(store.loadHistory(darkcave().jid, 10).length, 1);
+  });
+
   Deno.test(`${name} saves and loads a room with affiliations in order`, () => {
     using handle = open();
     const { store } = handle;

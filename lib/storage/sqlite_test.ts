@@ -29,6 +29,7 @@ Deno.test("openDatabase() creates parent directories and the current schema", as
         "roster_items",
         "roster_versions",
         "scram_credentials",
+        "sessions",
         "subscription_requests",
         "vcards",
       ]);

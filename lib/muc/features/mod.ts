@@ -13,6 +13,10 @@ import { moderatedFeature } from "./moderated.ts";
 import { whoisFeature } from "./whois.ts";
 import { maxUsersFeature } from "./max_users.ts";
 import { historyFeature } from "./history.ts";
+import { invitesFeature } from "./invites.ts";
+import { allowPmFeature } from "./allow_pm.ts";
+import { presenceBroadcastFeature } from "./presence_broadcast.ts";
+import { registerFeature } from "./register.ts";
 
 /** Every room option, in form order. */
 export const MUC_FEATURES: readonly MucFeature[] = [
@@ -27,18 +31,26 @@ export const MUC_FEATURES: readonly MucFeature[] = [
   whoisFeature,
   maxUsersFeature,
   historyFeature,
+  invitesFeature,
+  allowPmFeature,
+  presenceBroadcastFeature,
+  registerFeature,
 ];
 
 export {
+  allowPmFeature,
   descriptionFeature,
   historyFeature,
+  invitesFeature,
   maxUsersFeature,
   membersOnlyFeature,
   moderatedFeature,
   nameFeature,
   passwordFeature,
   persistentFeature,
+  presenceBroadcastFeature,
   publicFeature,
+  registerFeature,
   subjectFeature,
   whoisFeature,
 };

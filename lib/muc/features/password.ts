@@ -6,17 +6,27 @@
 // Because of that, a client resubmitting the whole form sends back an empty secret: with
 // passwordprotectedroom true, an empty secret keeps the current password; without that field, it
 // removes the password (as Prosody does); passwordprotectedroom false always removes it.
+//
+// Mediated invitations carry the password (§7.8.2). Only its hash is stored, so the room keeps the
+// secret in memory alone: from the owner's form, or from anyone who entered with it (after a
+// restart, the first to enter teaches it again).
 import { StanzaError } from "../../stanza/stanza_error.ts";
 import { hashSecret, verifySecret } from "../../storage/secrets.ts";
 import { type MucHooks, Priority } from "../hooks.ts";
 import { badValue, parseBoolean, singleValue } from "../config_form.ts";
 import { readMucJoin } from "../_codec.ts";
+import type { Room } from "../room.ts";
+import { el } from "../../xml/element.ts";
 
 const PROTECTED = "muc#roomconfig_passwordprotectedroom";
 const SECRET = "muc#roomconfig_roomsecret";
 
-/** Room passwords: config fields, disco feature, and the check on entering. */
+/** Room passwords: config fields, disco feature, the check on entering, and invitations. */
 export function passwordFeature(hooks: MucHooks): void {
+  // Plaintext secrets, in memory only: set by the form (pending until committed) or learnt on entry.
+  const pending = new WeakMap<Room, string>();
+  const known = new WeakMap<Room, string>();
+
   hooks.field({
     var: PROTECTED,
     type: "boolean",
@@ -36,13 +46,15 @@ export function passwordFeature(hooks: MucHooks): void {
     type: "text-private",
     label: "Password",
     get: () => null,
-    set: async (draft, values, submission) => {
+    set: async (draft, values, submission, room) => {
       const given = submission.get(PROTECTED);
       const protect = given === undefined ? undefined : parseBoolean(PROTECTED, given);
       if (protect === false) return; // the protected field already removed the password
       const secret = singleValue(SECRET, values);
-      if (secret !== "") draft.passwordHash = await hashSecret(secret);
-      else if (protect === undefined) draft.passwordHash = null;
+      if (secret !== "") {
+        draft.passwordHash = await hashSecret(secret);
+        pending.set(room, secret);
+      } else if (protect === undefined) draft.passwordHash = null;
     },
   });
 
@@ -59,8 +71,24 @@ export function passwordFeature(hooks: MucHooks): void {
         text: "A correct password is required to enter this room",
       });
     }
+    if (room.config.passwordHash === hash) known.set(room, given);
     return undefined;
   }, Priority.ACCESS);
+
+  hooks.on("config-changed", ({ room, changed }) => {
+    if (!changed.includes("passwordHash")) return;
+    const secret = pending.get(room);
+    pending.delete(room);
+    if (room.config.passwordHash !== null && secret !== undefined) known.set(room, secret);
+    else known.delete(room);
+  });
+
+  hooks.on("invite", ({ room, x }) => {
+    const secret = known.get(room);
+    if (room.config.passwordHash !== null && secret !== undefined) {
+      x.append(el("password", {}, secret));
+    }
+  });
 }
 
 function secretOf(submission: ReadonlyMap<string, readonly string[]>): string {

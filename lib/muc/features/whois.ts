@@ -1,6 +1,6 @@
 // Who sees real JIDs. XEP-0045 §4.2 (semi-anonymous / non-anonymous), §7.2.3-7.2.4 (status 100
 // on entering a non-anonymous room), §10.2 and §16.5.3 (muc#roomconfig_whois), §6.4
-// (muc_semianonymous / muc_nonanonymous). The room applies the rule (Room.canSeeRealJids()).
+// (muc_semianonymous / muc_nonanonymous), §10.2.1 (statuses 172 and 173). The room applies the rule (Room.canSeeRealJids()).
 import { type MucHooks } from "../hooks.ts";
 import { parseChoice } from "../config_form.ts";
 import type { Whois } from "../room_config.ts";
@@ -30,5 +30,10 @@ export function whoisFeature(hooks: MucHooks): void {
 
   hooks.on("self-presence", ({ room, kind, statuses }) => {
     if (kind === "join" && room.config.whois === "anyone") statuses.add(100);
+  });
+
+  // §10.2.1: occupants are told the room became non-anonymous (172) or semi-anonymous (173).
+  hooks.on("config-status", ({ room, changed, statuses }) => {
+    if (changed.includes("whois")) statuses.add(room.config.whois === "anyone" ? 172 : 173);
   });
 }

@@ -1,0 +1,81 @@
+// Last Activity (XEP-0012): the server's uptime (§5) and, for an account, the time since its last
+// logout (§4). Queries to a full JID are the client's business and are routed to it.
+import type { Router } from "../router/router.ts";
+import { Priority } from "../router/hooks.ts";
+import type { BoundSession } from "../router/session.ts";
+import { NS } from "../stanza/ns.ts";
+import { reply } from "../stanza/reply.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
+import type { LastActivityStore } from "../storage/last_activity_store.ts";
+import { el } from "../xml/element.ts";
+import { accountReply, accountTarget } from "./_account.ts";
+
+/** Options for {@linkcode lastActivityModule}. */
+export interface LastActivityOptions {
+  store: LastActivityStore;
+  /** Whether the account exists (no logout is recorded for one just removed). */
+  accountExists(username: string): boolean;
+  /**
+   * Whether `contact` (a bare JID) may see the presence of `username`: a subscription `from` or
+   * `both` on the owner's roster (XEP-0012 §4).
+   */
+  canSeePresence(username: string, contact: string): boolean;
+  /** The clock, in Unix milliseconds (tests). */
+  now?: () => number;
+}
+
+/**
+ * Registers the jabber:iq:last handlers and records each account's logout when its last session
+ * ends, with the `<status/>` of the unavailable presence it sent, if any.
+ *
+ * For an account: the owner and contacts who may see its presence get an answer, others
+ * `forbidden`. While the account has an available session the answer is `seconds='0'` (the user
+ * is active now; Prosody's mod_lastactivity does the same) without asking the client.
+ */
+export function lastActivityModule(router: Router, options: LastActivityOptions): void {
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  /** The status text of each session's last unavailable presence. */
+  const leaving = new WeakMap<BoundSession, string | null>();
+
+  router.hooks.on("presence-broadcast", ({ stanza, origin }) => {
+    if (stanza.attrs.type === "unavailable") {
+      leaving.set(origin, stanza.getChildText("status") ?? null);
+    }
+  }, Priority.LATE);
+
+  router.onSessionEnded((session) => {
+    if (router.sessionsOf(session.jid.bare).length > 0) return;
+    if (!options.accountExists(session.jid.local)) return;
+    options.store.set(session.jid.local, {
+      logoutAt: now(),
+      status: leaving.get(session) ?? null,
+    });
+  });
+
+  router.iq.on("server", "query", NS.LAST, (stanza) => {
+    if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    return reply(stanza).append(query(now() - startedAt, null));
+  });
+
+  router.iq.on("account", "query", NS.LAST, (stanza, context) => {
+    if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    const target = accountTarget(stanza, context);
+    const from = context.origin?.jid.bare;
+    if (!target.own && (from === undefined || !options.canSeePresence(target.username, from))) {
+      throw new StanzaError("auth", "forbidden", {
+        text: "Only contacts with a presence subscription may see the last activity",
+      });
+    }
+    if (router.sessionsOf(target.bare).some((session) => session.presence !== null)) {
+      return accountReply(stanza, context).append(query(0, null));
+    }
+    const last = options.store.get(target.username);
+    if (last === null) throw new StanzaError("cancel", "item-not-found");
+    return accountReply(stanza, context).append(query(now() - last.logoutAt, last.status));
+  });
+}
+
+function query(ms: number, status: string | null) {
+  return el("query", { xmlns: NS.LAST, seconds: Math.max(0, Math.floor(ms / 1000)) }, status);
+}

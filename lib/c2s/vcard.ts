@@ -1,0 +1,45 @@
+// vcard-temp (XEP-0054 §3.1–3.3): a user publishes their own vCard; anyone may read it.
+import type { Router } from "../router/router.ts";
+import { NS } from "../stanza/ns.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
+import type { VcardStore } from "../storage/vcard_store.ts";
+import { accountReply, accountTarget } from "./_account.ts";
+
+/** Largest vCard accepted, in bytes of XML (room for a small embedded photo). */
+export const VCARD_MAX_BYTES = 128 * 1024;
+
+/** Options for {@linkcode vcardModule}. */
+export interface VcardOptions {
+  store: VcardStore;
+  /** Largest vCard accepted, in bytes of XML; default {@linkcode VCARD_MAX_BYTES}. */
+  maxBytes?: number;
+}
+
+/**
+ * vCards on account bare JIDs. Reading an account without a vCard answers `item-not-found`, as
+ * Prosody's mod_vcard does (XEP-0054 §3.1 allows that or an empty `<vCard/>`). Only the owner
+ * may set it (`forbidden` for others).
+ */
+export function vcardModule(router: Router, options: VcardOptions): void {
+  const maxBytes = options.maxBytes ?? VCARD_MAX_BYTES;
+  router.serverFeatures.add(NS.VCARD);
+  router.iq.on("account", "vCard", NS.VCARD, (stanza, context) => {
+    const target = accountTarget(stanza, context);
+    if (stanza.attrs.type === "get") {
+      const vcard = options.store.get(target.username);
+      if (vcard === null) throw new StanzaError("cancel", "item-not-found");
+      return accountReply(stanza, context).append(vcard);
+    }
+    if (!target.own) {
+      throw new StanzaError("auth", "forbidden", { text: "Only its owner may set a vCard" });
+    }
+    const vcard = stanza.getChild("vCard", NS.VCARD)!.clone();
+    if (new TextEncoder().encode(vcard.toString()).length > maxBytes) {
+      throw new StanzaError("modify", "policy-violation", {
+        text: `A vCard may have at most ${maxBytes} bytes`,
+      });
+    }
+    options.store.set(target.username, vcard);
+    return accountReply(stanza, context);
+  });
+}

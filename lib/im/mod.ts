@@ -1,0 +1,62 @@
+// Instant messaging (RFC 6121 and the everyday XEPs), as small modules wired explicitly onto the
+// router's hooks and iq registry. This file shows the whole feature set.
+import type { Router } from "../router/router.ts";
+import { NS } from "../stanza/ns.ts";
+import type { BlocklistStore } from "../storage/blocklist_store.ts";
+import type { OfflineStore } from "../storage/offline_store.ts";
+import type { RosterStore } from "../storage/roster_store.ts";
+import { el } from "../xml/element.ts";
+import { Blocklists } from "./blocklists.ts";
+import { blockingModule } from "./blocking.ts";
+import { carbonsModule } from "./carbons.ts";
+import { offlineModule } from "./offline.ts";
+import { presenceModule } from "./presence.ts";
+import { rosterModule } from "./roster.ts";
+import { Rosters } from "./rosters.ts";
+import { subscriptionsModule } from "./subscriptions.ts";
+
+export { Blocklists } from "./blocklists.ts";
+export { Rosters } from "./rosters.ts";
+export { inbound, outbound, Subscriptions, type SubscriptionState } from "./subscriptions.ts";
+
+/** What the IM modules need. */
+export interface ImOptions {
+  rosterStore: RosterStore;
+  offlineStore: OfflineStore;
+  blocklistStore: BlocklistStore;
+  /** `[offline] max_messages`: messages kept per offline user; 0 disables storage. */
+  offlineMaxMessages: number;
+  /** `[blocking] bounce`: answer blocked senders with service-unavailable instead of dropping. */
+  blockingBounce: boolean;
+}
+
+/**
+ * Installs roster, subscriptions, presence, offline messages, carbons and blocking.
+ *
+ * @example
+ * ```ts
+ * imModule(router, {
+ *   rosterStore: new SqliteRosterStore(db),
+ *   offlineStore: new SqliteOfflineStore(db),
+ *   blocklistStore: new SqliteBlocklistStore(db),
+ *   offlineMaxMessages: 100,
+ *   blockingBounce: true,
+ * });
+ * ```
+ */
+export function imModule(router: Router, options: ImOptions): void {
+  const rosters = new Rosters(options.rosterStore, router);
+  const blocklists = new Blocklists(options.blocklistStore, router);
+  // Access control first: blocking runs at Priority.ACCESS on the stanza hooks.
+  blockingModule(router, { blocklists, rosters, bounce: options.blockingBounce });
+  const subscriptions = subscriptionsModule(router, rosters);
+  rosterModule(router, { rosters, subscriptions });
+  presenceModule(router, { rosters, blocklists });
+  offlineModule(router, { store: options.offlineStore, maxMessages: options.offlineMaxMessages });
+  carbonsModule(router);
+  // RFC 6121 §2.6.1 and §3.4.1: advertised with resource binding.
+  router.streamFeatures.push(
+    el("ver", { xmlns: NS.ROSTER_VERSIONING }),
+    el("sub", { xmlns: NS.PRE_APPROVAL }),
+  );
+}

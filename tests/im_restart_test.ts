@@ -1,9 +1,8 @@
 // Persistence of the IM state across a real restart of the server process: rosters and their
 // versions, pending subscription requests, offline messages and blocklists.
 import { strict as assert } from "node:assert";
-import { parseScript } from "../lib/replay/parse.ts";
-import { formatFailure, runScript } from "../lib/replay/run.ts";
-import { startServerProcess, verona } from "./_process.ts";
+import { addUsers, replayText } from "./_clients.ts";
+import { startServerProcess } from "./_process.ts";
 
 const HEADER = `
 [Client] Romeo
@@ -125,32 +124,22 @@ Juliet disconnects
 Romeo disconnects
 `;
 
-async function replay(text: string, name: string, port: number): Promise<void> {
-  const result = await runScript(parseScript(text, name), { host: "127.0.0.1", port });
-  if (!result.ok) throw new Error(formatFailure(result, name));
-}
-
 Deno.test("rosters, pending requests, offline messages and blocklists survive a restart", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "verona-im-restart-" });
   try {
-    for (
-      const [jid, password] of [
-        ["romeo@localhost", "montague-secret-1"],
-        ["juliet@localhost", "capulet-secret-2"],
-      ]
-    ) {
-      const added = await verona(["adduser", jid, password, "--data", dataDir]);
-      assert.equal(added.code, 0, added.stderr);
-    }
+    await addUsers([
+      ["romeo@localhost", "montague-secret-1"],
+      ["juliet@localhost", "capulet-secret-2"],
+    ], ["--data", dataDir]);
     const first = await startServerProcess(["--data", dataDir]);
     try {
-      await replay(BEFORE, "im_restart_before", first.port);
+      await replayText(BEFORE, "im_restart_before", first.port);
     } finally {
       assert.equal(await first.stop("SIGTERM"), 0);
     }
     const second = await startServerProcess(["--data", dataDir]);
     try {
-      await replay(AFTER, "im_restart_after", second.port);
+      await replayText(AFTER, "im_restart_after", second.port);
     } finally {
       assert.equal(await second.stop("SIGTERM"), 0);
     }

@@ -1,20 +1,8 @@
 // Persistence across a real restart: accounts and a password room survive, no plaintext on disk.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
-import { fileURLToPath as fromFileUrl } from "node:url";
-import { ReplayClient } from "../lib/replay/client.ts";
-import { parseScript } from "../lib/replay/parse.ts";
-import { formatFailure, runScript } from "../lib/replay/run.ts";
-import { startServerProcess, verona } from "./_process.ts";
-
-const FIXTURES = fromFileUrl(new URL("./fixtures/", import.meta.url));
-
-async function replayFixture(name: string, port: number): Promise<void> {
-  const path = join(FIXTURES, name);
-  const script = parseScript(await Deno.readTextFile(path), path);
-  const result = await runScript(script, { host: "127.0.0.1", port });
-  if (!result.ok) throw new Error(formatFailure(result, name));
-}
+import { addUsers, login, replayFixture } from "./_clients.ts";
+import { startServerProcess } from "./_process.ts";
 
 /** Every byte of the database, including its write-ahead log, as Latin-1 text for searching. */
 async function databaseBytes(dataDir: string): Promise<string> {
@@ -31,30 +19,17 @@ async function databaseBytes(dataDir: string): Promise<string> {
 Deno.test("a persistent password room survives a restart of the server process", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "verona-restart-" });
   try {
-    for (
-      const [jid, password] of [["romeo@localhost", "montague-secret-1"], [
-        "juliet@localhost",
-        "capulet-secret-2",
-      ]]
-    ) {
-      const added = await verona(["adduser", jid, password, "--data", dataDir]);
-      assert.equal(added.code, 0, added.stderr);
-    }
+    await addUsers([
+      ["romeo@localhost", "montague-secret-1"],
+      ["juliet@localhost", "capulet-secret-2"],
+    ], ["--data", dataDir]);
 
     const first = await startServerProcess(["--data", dataDir]);
     let firstCode: number;
     try {
       await replayFixture("restart_before.scs", first.port);
       // A client still connected at shutdown is told why its stream ends.
-      const lingering = new ReplayClient();
-      await lingering.connect({
-        host: "127.0.0.1",
-        port: first.port,
-        domain: "localhost",
-        jid: "juliet@localhost",
-        password: "capulet-secret-2",
-        timeoutMs: 5000,
-      });
+      const lingering = await login(first.port, "juliet@localhost", "capulet-secret-2");
       firstCode = await first.stop("SIGTERM");
       const deadline = Date.now() + 5000;
       while (!lingering.closed && Date.now() < deadline) {

@@ -2,22 +2,11 @@
 // last activity for contacts with a presence subscription (XEP-0012).
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
-import { ReplayClient } from "../lib/replay/client.ts";
 import { assertStanza } from "../lib/replay/match.ts";
-import { openDatabase } from "../lib/storage/sqlite.ts";
 import type { Element } from "../lib/xml/element.ts";
+import { ask, login as connect } from "./_clients.ts";
+import { openDatabase } from "../lib/storage/sqlite.ts";
 import { startTestServer } from "./_harness.ts";
-
-async function connect(port: number, jid: string, password: string): Promise<ReplayClient> {
-  const client = new ReplayClient();
-  await client.connect({ host: "127.0.0.1", port, jid, password, timeoutMs: 5000 });
-  return client;
-}
-
-async function ask(client: ReplayClient, xml: string): Promise<Element> {
-  client.send(xml);
-  return (await client.waitForStanza({ timeoutMs: 5000 })).stanza;
-}
 
 Deno.test("contact addresses from [contact] appear as a serverinfo form in disco#info", async () => {
   await using test = await startTestServer({

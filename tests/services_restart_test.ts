@@ -2,22 +2,10 @@
 // private XML, last activity and the tombstone of a removed account.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
-import { ReplayClient } from "../lib/replay/client.ts";
 import { assertStanza } from "../lib/replay/match.ts";
-import type { Element } from "../lib/xml/element.ts";
+import { addUsers, ask, login as connect } from "./_clients.ts";
 import { RawClient } from "./_raw_client.ts";
-import { startServerProcess, verona } from "./_process.ts";
-
-async function connect(port: number, jid: string, password: string): Promise<ReplayClient> {
-  const client = new ReplayClient();
-  await client.connect({ host: "127.0.0.1", port, jid, password, timeoutMs: 5000 });
-  return client;
-}
-
-async function ask(client: ReplayClient, xml: string): Promise<Element> {
-  client.send(xml);
-  return (await client.waitForStanza({ timeoutMs: 5000 })).stanza;
-}
+import { startServerProcess } from "./_process.ts";
 
 const VCARD = `<vCard xmlns='vcard-temp'><FN>Romeo Montague</FN><NICKNAME>romeo</NICKNAME></vCard>`;
 const PREFS = `<prefs xmlns='urn:example:prefs'><colour>crimson</colour></prefs>`;
@@ -27,10 +15,7 @@ Deno.test("vCard, private XML, last activity and tombstones survive a restart", 
   try {
     const config = join(dataDir, "verona.toml");
     await Deno.writeTextFile(config, `data_dir = "."\n\n[registration]\nallow = true\n`);
-    for (const [jid, password] of [["romeo", "pw1"], ["juliet", "pw2"], ["tybalt", "pw3"]]) {
-      const added = await verona(["adduser", jid, password, "--config", config]);
-      assert.equal(added.code, 0, added.stderr);
-    }
+    await addUsers([["romeo", "pw1"], ["juliet", "pw2"], ["tybalt", "pw3"]], ["--config", config]);
 
     const first = await startServerProcess(["--config", config]);
     try {

@@ -1,23 +1,15 @@
 // Bad input gets the right stream or SASL error, and the server keeps serving others.
 import { strict as assert } from "node:assert";
 import { ReplayClient } from "../lib/replay/client.ts";
+import { login } from "./_clients.ts";
 import { startTestServer, type TestServer } from "./_harness.ts";
 import { openStream, RawClient } from "./_raw_client.ts";
 
 const ACCOUNTS: [string, string][] = [["romeo", "r0me0-pass"], ["juliet", "juliet-pass"]];
 
 /** A logged-in bystander that must be unaffected by the bad client. */
-async function bystander(test: TestServer): Promise<ReplayClient> {
-  const client = new ReplayClient();
-  await client.connect({
-    host: "127.0.0.1",
-    port: test.port,
-    domain: "localhost",
-    jid: "juliet@localhost",
-    password: "juliet-pass",
-    timeoutMs: 5000,
-  });
-  return client;
+function bystander(test: TestServer): Promise<ReplayClient> {
+  return login(test.port, "juliet@localhost", "juliet-pass");
 }
 
 async function expectStreamError(

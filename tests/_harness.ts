@@ -1,5 +1,5 @@
 // Test harness: a real server on an ephemeral port with its own temporary data dir.
-import { type Config, defaultConfig } from "../lib/config/config.ts";
+import { type Config, defaultConfig, parseConfigToml } from "../lib/config/config.ts";
 import { Server } from "../lib/server/server.ts";
 import { join } from "node:path";
 
@@ -19,10 +19,14 @@ export async function startTestServer(
     dataDir?: string;
     /** Adjusts the configuration before the server starts. */
     configure?: (config: Config) => void;
+    /** A TOML configuration to start from (its address and data dir are replaced). */
+    toml?: { text: string; origin: string };
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "verona-test-" });
-  const config = defaultConfig();
+  const config = options.toml
+    ? parseConfigToml(options.toml.text, options.toml.origin)
+    : defaultConfig();
   config.port = 0;
   config.bind = "127.0.0.1";
   config.dataDir = dataDir;

@@ -26,7 +26,13 @@ async function replay(path: string, mechanism?: string): Promise<void> {
   const accounts: [string, string][] = [...script.clients.values()].map((
     client,
   ) => [parseJid(client.jid).local, client.password]);
-  await using test = await startTestServer({ accounts });
+  // A script may come with a configuration of its own: `name.toml` beside `name.scs`.
+  const tomlPath = path.replace(/\.scs$/, ".toml");
+  const text = await Deno.readTextFile(tomlPath).catch(() => undefined);
+  await using test = await startTestServer({
+    accounts,
+    toml: text === undefined ? undefined : { text, origin: tomlPath },
+  });
   const result = await runScript(script, {
     host: "127.0.0.1",
     port: test.port,

@@ -1,6 +1,6 @@
 // Load benchmark: logins, MUC joins and groupchat fan-out against a Verona server it starts
 // (pinned to CPU 0, with CPU time read from /proc) or against any running XMPP server.
-// Measured the way ../shared/PERF-FACTS.md measured Prosody and ejabberd: STARTTLS +
+// Measured the way server comparisons usually are: STARTTLS +
 // SCRAM-SHA-1, server on one core, this load generator on the other.
 //
 //   deno task bench                      # defaults: 500 clients, rooms of 50 and 500

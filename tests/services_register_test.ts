@@ -1,6 +1,8 @@
-// In-band registration before authentication (XEP-0077 §3.1), over a real socket.
+// In-band registration (XEP-0077) over a real socket: before authentication (§3.1) with its
+// per-address rate limit, and the effect of a password change (§3.3) on the other sessions.
 import { strict as assert } from "node:assert";
 import { ReplayClient } from "../lib/replay/client.ts";
+import { ask, login as connect } from "./_clients.ts";
 import { startTestServer } from "./_harness.ts";
 import { openStream, RawClient } from "./_raw_client.ts";
 
@@ -132,4 +134,75 @@ Deno.test("a removed account's name stays reserved for tombstone_days; 0 frees i
       raw.close();
     }
   }
+});
+
+/** Registers over a fresh TLS stream; returns what the server answered to the iq. */
+async function registerOver(port: number, username: string, password: string): Promise<string> {
+  const raw = await RawClient.connect(port);
+  try {
+    await raw.startTls();
+    raw.send(registerIq("r", username, password));
+    await raw.waitFor(/<iq [^>]*id='r'[^>]*(\/>|>[\s\S]*?<\/iq>)/);
+    return raw.text.slice(raw.text.indexOf("<iq "));
+  } finally {
+    raw.close();
+  }
+}
+
+Deno.test("[registration] min_seconds_between: one account per address per window; 0 lifts it", async () => {
+  {
+    // The default, 300 seconds.
+    await using test = await startTestServer({
+      accounts: [["juliet", "capulet"]],
+      configure: (config) => config.registration.allow = true,
+    });
+    // A refused attempt does not use up the window.
+    assert.match(await registerOver(test.port, "juliet", "pw"), /<conflict /);
+    assert.match(await registerOver(test.port, "romeo", "pw1"), /type='result'/);
+    const second = await registerOver(test.port, "mercutio", "pw2");
+    assert.match(second, /type='error'/);
+    assert.match(
+      second,
+      /<error type='wait'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'\/>/,
+    );
+    assert.match(second, /try again in (300|299) seconds/);
+    assert.equal(test.server.accounts.exists("mercutio"), false);
+  }
+  {
+    await using test = await startTestServer({
+      configure: (config) => {
+        config.registration.allow = true;
+        config.registration.minSecondsBetween = 0;
+      },
+    });
+    assert.match(await registerOver(test.port, "romeo", "pw1"), /type='result'/);
+    assert.match(await registerOver(test.port, "mercutio", "pw2"), /type='result'/);
+    assert.ok(test.server.accounts.exists("mercutio"));
+  }
+});
+
+Deno.test("a password change ends the account's other sessions with <reset/>, not the changer's", async () => {
+  await using test = await startTestServer({ accounts: [["romeo", "montague"]] });
+  await using changer = await connect(test.port, "romeo@localhost/orchard", "montague");
+  await using other = await connect(test.port, "romeo@localhost/balcony", "montague");
+  const answer = await ask(
+    changer,
+    `<iq type='set' id='pw'><query xmlns='${REGISTER}'>` +
+      `<username>romeo</username><password>rosaline</password></query></iq>`,
+  );
+  assert.equal(answer.attrs.type, "result");
+  const deadline = Date.now() + 5000;
+  while (!other.closed && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(other.streamError?.condition, "reset");
+  assert.equal(other.streamError?.text, "Password changed");
+  // The session that changed the password goes on.
+  const pong = await ask(
+    changer,
+    `<iq type='get' id='ping' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`,
+  );
+  assert.equal(pong.attrs.type, "result");
+  assert.ok(!changer.closed);
+  await login(test.port, "romeo@localhost", "rosaline");
 });

@@ -1,5 +1,6 @@
 // In-Band Registration (XEP-0077): creating an account before authentication (§3.1), and for a
-// logged-in user changing the password (§3.3) and removing the account (§3.2).
+// logged-in user changing the password (§3.3) and removing the account (§3.2, with RFC 6121 §3's
+// presences to the contacts).
 import { AccountError, Accounts } from "../accounts/accounts.ts";
 import type { IqContext, IqHandler } from "../router/iq.ts";
 import type { Router } from "../router/router.ts";
@@ -17,7 +18,7 @@ export interface PreAuthRegistration {
    * Answers a `jabber:iq:register` iq from a stream that has not authenticated; throws
    * `StanzaError` for the error reply.
    */
-  handle(stanza: Element, stream: { encrypted: boolean }): Promise<Element>;
+  handle(stanza: Element, stream: { encrypted: boolean; address: string }): Promise<Element>;
 }
 
 /** Options for {@linkcode registerModule}. */
@@ -25,6 +26,19 @@ export interface RegisterOptions {
   accounts: Accounts;
   /** `[registration] allow`: whether clients may create accounts before authenticating. */
   allow: boolean;
+  /**
+   * `[registration] min_seconds_between`: seconds an IP address waits after an in-band
+   * registration before it may register another account; 0: no limit.
+   */
+  minSecondsBetween: number;
+  /**
+   * Collects, while the account's roster still exists, what its contacts must be told of its
+   * removal, and returns the function that tells them (see `prepareAccountRemoval` in
+   * lib/im/account_removal.ts). Without it, contacts are not told.
+   */
+  prepareRemoval?(username: string): () => void;
+  /** The clock, in Unix milliseconds (tests). */
+  now?: () => number;
   log(line: string): void;
 }
 
@@ -35,13 +49,28 @@ const INSTRUCTIONS = "Choose a username and password for use with this service."
  * own bare JID: the registration form (§3.2 `<registered/>`), password change and account removal —
  * and returns what the c2s stream needs for registration before authentication.
  *
- * Removal answers the iq, deletes the account (roster, vCard, private XML, offline messages and
- * the rest go with it through the schema's cascades; a tombstone reserves the name for
- * `[registration] tombstone_days`), then ends every session of the account with the
- * `<not-authorized/>` stream error XEP-0077 §3.2 recommends.
+ * Removal collects what the contacts must be told (it needs the roster, which the deletion takes),
+ * deletes the account (roster, vCard, private XML, offline messages and the rest go with it
+ * through the schema's cascades; a tombstone reserves the name for `[registration]
+ * tombstone_days`), answers the iq, then tells the contacts — `unsubscribe`, `unsubscribed` and
+ * `unavailable` as if the user had removed every roster item (RFC 6121 §2.5.2, §3.2.2, §3.3.2) —
+ * and ends every session of the account with the `<not-authorized/>` stream error XEP-0077 §3.2
+ * recommends.
+ *
+ * A password change ends the account's other sessions with the `<reset/>` stream error and keeps
+ * the one that made the change. XEP-0077 §3.3 says nothing either way; this is Prosody's default
+ * (0.12's mod_c2s closes the other sessions on `user-password-changed` with `reset`, "Password
+ * changed"), and it means a stolen session does not outlive the password that opened it. The
+ * condition is `reset`, not `not-authorized`: the account is fine, the client should log in again
+ * (RFC 6120 §4.9.3.16: security-critical state changed during the stream's life).
+ *
+ * Registration before authentication is limited to one account per IP address per
+ * `minSecondsBetween` (Prosody's `min_seconds_between_registrations`); see
+ * {@linkcode RegistrationThrottle}.
  */
 export function registerModule(router: Router, options: RegisterOptions): PreAuthRegistration {
   const { accounts, log } = options;
+  const throttle = new RegistrationThrottle(options.minSecondsBetween * 1000, options.now);
 
   const loggedIn = async (stanza: Element, context: IqContext): Promise<Element> => {
     const origin = context.origin;
@@ -62,11 +91,15 @@ export function registerModule(router: Router, options: RegisterOptions): PreAut
       );
     }
     if (query.getChild("remove")) {
+      // Before the deletion: the roster rows go with the account (foreign keys cascade).
+      const tellContacts = options.prepareRemoval?.(username);
       if (!accounts.remove(username)) throw new StanzaError("cancel", "item-not-found");
       log(`${origin.id} ${origin.jid.full} removed its account`);
-      // The router sends the answer once this handler has returned; the sessions end right after
-      // it, in this turn of the event loop, before any further input is read.
+      // The router sends the answer once this handler has returned; the contacts are told and the
+      // sessions end right after it, in this turn of the event loop, before any further input is
+      // read — so the answer comes before the presences the contacts' servers send back.
       setImmediate(() => {
+        tellContacts?.();
         for (const session of router.sessionsOf(origin.jid.bare)) {
           session.closeWithError("not-authorized", "Account removed");
         }
@@ -87,6 +120,9 @@ export function registerModule(router: Router, options: RegisterOptions): PreAut
     }
     await refusalsAsErrors(() => accounts.setPassword(username, password));
     log(`${origin.id} ${origin.jid.full} changed its password`);
+    for (const session of router.sessionsOf(origin.jid.bare)) {
+      if (session !== origin) session.closeWithError("reset", "Password changed");
+    }
     return accountReply(stanza, context);
   };
 
@@ -140,11 +176,69 @@ export function registerModule(router: Router, options: RegisterOptions): PreAut
           text: "A username and a password are required",
         });
       }
-      await refusalsAsErrors(() => accounts.register(username, password));
+      const wait = throttle.waitMs(stream.address);
+      if (wait > 0) {
+        // RFC 6120 §8.3.3.12: a local policy, not a lack of resources (resource-constraint), and
+        // `wait` because retrying later works; XEP-0077 defines no condition of its own for
+        // this. Prosody's mod_register_limits answers the same.
+        throw new StanzaError("wait", "policy-violation", {
+          text: `Too many registrations from your address; try again in ${
+            Math.ceil(wait / 1000)
+          } seconds`,
+        });
+      }
+      // Held while the keys are derived, so that concurrent attempts cannot both pass; a refused
+      // attempt (a taken name, say) gives the slot back.
+      throttle.hold(stream.address);
+      try {
+        await refusalsAsErrors(() => accounts.register(username, password));
+      } catch (error) {
+        throttle.release(stream.address);
+        throw error;
+      }
       log(`registered ${Accounts.prepUsername(username)}@${router.domain} in-band`);
       return reply(stanza);
     },
   };
+}
+
+/**
+ * One in-band registration per IP address per window (Prosody's
+ * `min_seconds_between_registrations`). Unlike Prosody, loopback addresses are not exempt: the
+ * window applies to every address, and only registrations that succeed (or are in progress) count.
+ */
+export class RegistrationThrottle {
+  #windowMs: number;
+  #now: () => number;
+  /** When each address last registered (or began to). */
+  #last = new Map<string, number>();
+
+  constructor(windowMs: number, now: () => number = Date.now) {
+    this.#windowMs = windowMs;
+    this.#now = now;
+  }
+
+  /** Milliseconds until `address` may register again; 0 if it may now. */
+  waitMs(address: string): number {
+    if (this.#windowMs === 0) return 0;
+    const last = this.#last.get(address);
+    return last === undefined ? 0 : Math.max(0, last + this.#windowMs - this.#now());
+  }
+
+  /** Starts the window of `address`, and forgets the addresses whose window has passed. */
+  hold(address: string): void {
+    if (this.#windowMs === 0) return;
+    const now = this.#now();
+    for (const [other, at] of this.#last) {
+      if (at + this.#windowMs <= now) this.#last.delete(other);
+    }
+    this.#last.set(address, now);
+  }
+
+  /** Gives back the window of a registration that was refused. */
+  release(address: string): void {
+    this.#last.delete(address);
+  }
 }
 
 function preparedOrNull(username: string): string | null {

@@ -265,7 +265,10 @@ export class C2sStream implements BoundSession {
           text: "In-band registration is disabled",
         });
       }
-      answer = await registration.handle(stanza, { encrypted: this.#transport.encrypted });
+      answer = await registration.handle(stanza, {
+        encrypted: this.#transport.encrypted,
+        address: this.#transport.remoteAddress,
+      });
     } catch (error) {
       if (!(error instanceof StanzaError)) throw error;
       answer = errorReply(stanza, error);

@@ -16,6 +16,7 @@ export type StreamErrorCondition =
   | "not-authorized"
   | "not-well-formed"
   | "policy-violation"
+  | "reset"
   | "resource-constraint"
   | "restricted-xml"
   | "system-shutdown"

@@ -3,6 +3,7 @@ import { Accounts } from "../accounts/accounts.ts";
 import type { Config } from "../config/config.ts";
 import { parseJid } from "../jid/jid.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
+import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { SqliteTombstoneStore } from "../storage/tombstone_store.ts";
 import { CONFIG_FLAGS, configFromFlags, parseFlags, runCommand, UsageError } from "./_args.ts";
@@ -65,10 +66,15 @@ export function userCommand(command: UserCommand, args: string[]): Promise<numbe
         console.log(`Changed the password of ${username}@${config.domain}`);
         return 0;
       default:
+        // No server runs here, so nobody can be told (in-band removal sends the presences:
+        // lib/im/account_removal.ts). The account's rows go through the schema's cascades, and
+        // local contacts' roster items for it are removed too: a later account of the same name
+        // must not inherit their subscriptions.
         if (!accounts.remove(username)) {
           console.error(`error: no such user: ${username}@${config.domain}`);
           return 1;
         }
+        new SqliteRosterStore(db).forgetContact(`${username}@${config.domain}`);
         console.log(`Deleted ${username}@${config.domain}`);
         return 0;
     }

@@ -34,6 +34,11 @@ export interface RegistrationConfig {
   allow: boolean;
   /** Days the name of a removed account stays reserved; 0 frees it at once. */
   tombstoneDays: number;
+  /**
+   * Seconds an IP address must wait after an in-band registration before it may register another
+   * account (Prosody's `min_seconds_between_registrations`); 0 disables the limit.
+   */
+  minSecondsBetween: number;
 }
 
 /** Contact addresses (XEP-0157) published in the server's disco#info, as URIs. */
@@ -234,6 +239,8 @@ export const DEFAULT_OFFLINE_MAX_MESSAGES = 100;
 
 /** Default days a removed account's name stays reserved. */
 export const DEFAULT_TOMBSTONE_DAYS = 30;
+/** Default `[registration] min_seconds_between`: one in-band registration per IP per 5 minutes. */
+export const DEFAULT_MIN_SECONDS_BETWEEN_REGISTRATIONS = 300;
 
 function readTable(table: Record<string, unknown>, baseDir: string | undefined): Input {
   const input: Input = {};
@@ -289,6 +296,8 @@ function readTable(table: Record<string, unknown>, baseDir: string | undefined):
           if (k === "allow") input.registration.allow = boolean(name, v);
           else if (k === "tombstone_days") {
             input.registration.tombstoneDays = integer(name, v, 0, 36_500);
+          } else if (k === "min_seconds_between") {
+            input.registration.minSecondsBetween = integer(name, v, 0, 86_400);
           } else throw new Invalid(`unknown key "${name}"`);
         }
         break;
@@ -357,6 +366,8 @@ function build(input: Input, origin: string | null): Config {
     registration: {
       allow: input.registration?.allow ?? false,
       tombstoneDays: input.registration?.tombstoneDays ?? DEFAULT_TOMBSTONE_DAYS,
+      minSecondsBetween: input.registration?.minSecondsBetween ??
+        DEFAULT_MIN_SECONDS_BETWEEN_REGISTRATIONS,
     },
     contact: contactAddresses(input.contact ?? {}),
     offline: { maxMessages: input.offline?.maxMessages ?? DEFAULT_OFFLINE_MAX_MESSAGES },

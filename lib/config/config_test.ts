@@ -43,7 +43,7 @@ Deno.test("defaultConfig() has the documented defaults", () => {
       authAttempts: 3,
       authFailureDelayMs: 500,
     },
-    registration: { allow: false, tombstoneDays: 30 },
+    registration: { allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
     contact: { abuse: [], admin: [], feedback: [], sales: [], security: [], support: [] },
     offline: { maxMessages: 100 },
     blocking: { bounce: true },
@@ -91,6 +91,7 @@ auth_failure_delay_ms = 0
 [registration]
 allow = true
 tombstone_days = 7
+min_seconds_between = 60
 
 [contact]
 abuse = ["mailto:abuse@example.org"]
@@ -123,7 +124,7 @@ bounce = false
       authAttempts: 5,
       authFailureDelayMs: 0,
     },
-    registration: { allow: true, tombstoneDays: 7 },
+    registration: { allow: true, tombstoneDays: 7, minSecondsBetween: 60 },
     contact: {
       abuse: ["mailto:abuse@example.org"],
       admin: ["xmpp:admin@example.org"],
@@ -426,12 +427,12 @@ Deno.test("parseConfigToml() checks options against each other", () => {
 
 Deno.test("parseConfigToml() reads [registration] and [contact], and names bad values", () => {
   const config = parseConfigToml(
-    `[registration]\nallow = true\ntombstone_days = 0\n\n[contact]\n` +
+    `[registration]\nallow = true\ntombstone_days = 0\nmin_seconds_between = 0\n\n[contact]\n` +
       `abuse = ["mailto:abuse@example.org", "xmpp:abuse@example.org"]\n` +
       `support = ["https://example.org/help"]\n`,
     "x.toml",
   );
-  assert.deepEqual(config.registration, { allow: true, tombstoneDays: 0 });
+  assert.deepEqual(config.registration, { allow: true, tombstoneDays: 0, minSecondsBetween: 0 });
   assert.deepEqual(config.contact, {
     abuse: ["mailto:abuse@example.org", "xmpp:abuse@example.org"],
     admin: [],
@@ -447,6 +448,14 @@ Deno.test("parseConfigToml() reads [registration] and [contact], and names bad v
   assertConfigError(
     () => parseConfigToml(`[registration]\ntombstone_days = -1\n`, "x.toml"),
     'Cannot load config "x.toml": registration.tombstone_days must be an integer from 0 to 36500, got -1',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[registration]\nmin_seconds_between = 1.5\n`, "x.toml"),
+    'Cannot load config "x.toml": registration.min_seconds_between must be an integer from 0 to 86400, got 1.5',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[registration]\nmin_seconds_between = -1\n`, "x.toml"),
+    'Cannot load config "x.toml": registration.min_seconds_between must be an integer from 0 to 86400, got -1',
   );
   assertConfigError(
     () => parseConfigToml(`[registration]\nopen = true\n`, "x.toml"),

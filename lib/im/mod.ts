@@ -6,6 +6,7 @@ import type { BlocklistStore } from "../storage/blocklist_store.ts";
 import type { OfflineStore } from "../storage/offline_store.ts";
 import type { RosterStore } from "../storage/roster_store.ts";
 import { el } from "../xml/element.ts";
+import { prepareAccountRemoval } from "./account_removal.ts";
 import { Blocklists } from "./blocklists.ts";
 import { blockingModule } from "./blocking.ts";
 import { carbonsModule } from "./carbons.ts";
@@ -15,6 +16,7 @@ import { rosterModule } from "./roster.ts";
 import { Rosters } from "./rosters.ts";
 import { subscriptionsModule } from "./subscriptions.ts";
 
+export { prepareAccountRemoval } from "./account_removal.ts";
 export { Blocklists } from "./blocklists.ts";
 export { Rosters } from "./rosters.ts";
 export { inbound, outbound, Subscriptions, type SubscriptionState } from "./subscriptions.ts";
@@ -28,6 +30,15 @@ export interface ImOptions {
   offlineMaxMessages: number;
   /** `[blocking] bounce`: answer blocked senders with service-unavailable instead of dropping. */
   blockingBounce: boolean;
+}
+
+/** What the IM modules offer the rest of the server. */
+export interface Im {
+  /**
+   * Collects what the contacts of an account about to be removed must be told; call it before
+   * deleting the account and the returned function after (see {@linkcode prepareAccountRemoval}).
+   */
+  prepareAccountRemoval(username: string): () => void;
 }
 
 /**
@@ -44,7 +55,7 @@ export interface ImOptions {
  * });
  * ```
  */
-export function imModule(router: Router, options: ImOptions): void {
+export function imModule(router: Router, options: ImOptions): Im {
   const rosters = new Rosters(options.rosterStore, router);
   const blocklists = new Blocklists(options.blocklistStore, router);
   // Access control first: blocking runs at Priority.ACCESS on the stanza hooks.
@@ -59,4 +70,8 @@ export function imModule(router: Router, options: ImOptions): void {
     el("ver", { xmlns: NS.ROSTER_VERSIONING }),
     el("sub", { xmlns: NS.PRE_APPROVAL }),
   );
+  return {
+    prepareAccountRemoval: (username) =>
+      prepareAccountRemoval(router, username, { rosters, subscriptions, blocklists }),
+  };
 }

@@ -94,6 +94,14 @@ export class Rosters {
     return true;
   }
 
+  /**
+   * Drops the cached roster of an account that was removed, so that its sessions, while they
+   * close, read the (now empty) store and tell nobody more.
+   */
+  forget(username: string): void {
+    this.#cache.delete(username);
+  }
+
   /** The session asked for the roster, so it gets pushes from now on (RFC 6121 §2.1.6). */
   markInterested(session: BoundSession): void {
     this.#interested.add(session);

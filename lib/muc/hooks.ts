@@ -1,4 +1,5 @@
-// MUC extension points: typed, prioritised hooks, declared config fields and room iq handlers.
+// MUC extension points: typed, prioritised hooks, declared config fields, room iq handlers and
+// handlers of data-form messages to a room (by FORM_TYPE).
 //
 // A feature is `(hooks: MucHooks) => void`; features/mod.ts lists them. Three kinds of events,
 // typed separately:
@@ -11,7 +12,7 @@
 import type { Element } from "../xml/element.ts";
 import type { Jid } from "../jid/jid.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
-import type { FieldOption, FieldType, FormField } from "../forms/data_form.ts";
+import type { FieldOption, FieldType, FormField, ReadForm } from "../forms/data_form.ts";
 import type { Affiliation, Role } from "./affiliation.ts";
 import type { Occupant } from "./occupant.ts";
 import type { Room } from "./room.ts";
@@ -251,6 +252,23 @@ export interface RoomIqEvent {
 /** Handles one kind of room iq; throws a StanzaError to answer an error. */
 export type RoomIqHandler = (event: RoomIqEvent) => void | Promise<void>;
 
+/**
+ * A message to a room's bare JID (not groupchat) carrying a data form (XEP-0004) whose FORM_TYPE
+ * a feature registered, e.g. a voice request (XEP-0045 §7.13).
+ */
+export interface RoomFormEvent {
+  room: Room;
+  stanza: Element;
+  origin: Jid;
+  /** The sender as an occupant, if it is in the room. */
+  occupant: Occupant | undefined;
+  /** The form as read; its `formType` is the one the handler was registered for. */
+  form: ReadForm;
+}
+
+/** Handles one kind of form message; throws a StanzaError to answer an error. */
+export type RoomFormHandler = (event: RoomFormEvent) => void | Promise<void>;
+
 /** A feature of the MUC service: registers its hooks, fields and iq handlers. */
 export type MucFeature = (hooks: MucHooks) => void;
 
@@ -266,6 +284,7 @@ export class MucHooks {
   readonly #handlers = new Map<string, Registered[]>();
   readonly #fields: ConfigField[] = [];
   readonly #iq = new Map<string, RoomIqHandler>();
+  readonly #forms = new Map<string, RoomFormHandler>();
   readonly #log: (line: string) => void;
   #order = 0;
 
@@ -352,6 +371,30 @@ export class MucHooks {
   /** The handler for a room iq, if a feature registered one. */
   iqHandler(type: string, xmlns: string, name: string): RoomIqHandler | undefined {
     return this.#iq.get(iqKey(type, xmlns, name));
+  }
+
+  /**
+   * Handles messages to a room's bare JID that carry a data form with FORM_TYPE `formType`.
+   *
+   * @example
+   * ```ts
+   * hooks.formMessage(NS.MUC_REQUEST, ({ room, occupant, form }) => {
+   *   // form.fields.get("muc#role") ...
+   * });
+   * ```
+   */
+  formMessage(formType: string, handler: RoomFormHandler): void {
+    if (this.#forms.has(formType)) {
+      throw new Error(
+        `Cannot handle form messages of type ${formType}: they already have a handler`,
+      );
+    }
+    this.#forms.set(formType, handler);
+  }
+
+  /** The handler for form messages of `formType`, if a feature registered one. */
+  formMessageHandler(formType: string): RoomFormHandler | undefined {
+    return this.#forms.get(formType);
   }
 
   #fireAll(name: string, event: unknown): void {

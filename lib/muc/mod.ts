@@ -31,6 +31,8 @@ export {
   type PreJoinEvent,
   Priority,
   type RoomEvent,
+  type RoomFormEvent,
+  type RoomFormHandler,
   type RoomIqEvent,
   type RoomIqHandler,
   type RoomPreCreateEvent,

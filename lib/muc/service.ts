@@ -11,6 +11,7 @@ import { NS } from "../stanza/ns.ts";
 import { errorReply, reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { Component, Deliver } from "../router/component.ts";
+import { FormError, type ReadForm, readForm } from "../forms/data_form.ts";
 import type { RoomStore } from "../storage/room_store.ts";
 import { type MucFeature, MucHooks } from "./hooks.ts";
 import { Room, type RoomContext } from "./room.ts";
@@ -233,6 +234,14 @@ export class MucService implements Component {
     const room = this.#visibleRoom(roomJid, from);
     if (nick === null) {
       if (type === "groupchat") return room.groupchat(stanza, from);
+      const form = readFormMessage(stanza);
+      const handler = form?.formType === undefined
+        ? undefined
+        : this.hooks.formMessageHandler(form.formType);
+      if (form !== undefined && handler !== undefined) {
+        const occupant = room.occupantBySession(from.full);
+        return handler({ room, stanza, origin: from, occupant, form });
+      }
       return handleMediatedMessage(room, stanza, from, this.hooks);
     }
     if (type === "groupchat") {
@@ -403,6 +412,20 @@ export class MucService implements Component {
  */
 export function createMucService(options: MucServiceOptions): MucService {
   return new MucService(options);
+}
+
+/** The data form (XEP-0004) a message to a room carries, if any; bad-request if malformed. */
+function readFormMessage(stanza: Element): ReadForm | undefined {
+  const x = stanza.getChild("x", NS.DATA_FORMS);
+  if (x === undefined) return undefined;
+  try {
+    return readForm(x);
+  } catch (error) {
+    if (error instanceof FormError) {
+      throw new StanzaError("modify", "bad-request", { text: error.message });
+    }
+    throw error;
+  }
 }
 
 /** RFC 6120 §8.2.3: a get or set carries exactly one child. */

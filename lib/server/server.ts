@@ -101,7 +101,7 @@ export class Server {
       discoModule(router);
       pingModule(router);
       versionModule(router);
-      imModule(router, {
+      const im = imModule(router, {
         rosterStore: new SqliteRosterStore(db),
         offlineStore: new SqliteOfflineStore(db),
         blocklistStore: new SqliteBlocklistStore(db),
@@ -121,6 +121,8 @@ export class Server {
       const registration = registerModule(router, {
         accounts,
         allow: config.registration.allow,
+        minSecondsBetween: config.registration.minSecondsBetween,
+        prepareRemoval: (username) => im.prepareAccountRemoval(username),
         log,
       });
       recordSessions(router, new SqliteSessionStore(db));

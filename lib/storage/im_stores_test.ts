@@ -78,3 +78,20 @@ Deno.test("SqliteBlocklistStore adds once, removes some or all", () => {
   store.remove("romeo");
   assert.deepEqual(store.list("romeo"), []);
 });
+
+Deno.test("SqliteRosterStore.forgetContact() removes a deleted account from every roster", () => {
+  using db = withUsers();
+  const store = new SqliteRosterStore(db);
+  const item = { subscription: "both" as const, ask: false, approved: false, groups: [] };
+  store.put("romeo", { ...item, jid: "mercutio@localhost" });
+  store.put("romeo", { ...item, jid: "juliet@localhost" });
+  store.put("juliet", { ...item, jid: "mercutio@localhost" });
+  store.addPending("juliet", { contact: "mercutio@localhost", stanza: "<presence/>" });
+  const before = store.version("romeo");
+  assert.deepEqual(store.forgetContact("mercutio@localhost").sort(), ["juliet", "romeo"]);
+  assert.deepEqual(store.items("romeo").map((i) => i.jid), ["juliet@localhost"]);
+  assert.deepEqual(store.items("juliet"), []);
+  assert.deepEqual(store.pending("juliet"), []);
+  assert.equal(store.version("romeo"), before + 1);
+  assert.deepEqual(store.forgetContact("nobody@localhost"), []);
+});

@@ -47,6 +47,11 @@ export interface RosterStore {
   addPending(username: string, request: PendingRequest): void;
   /** Forgets the pending request of `contact`; returns whether there was one. */
   removePending(username: string, contact: string): boolean;
+  /**
+   * Removes `contact` from every roster and pending list (a deleted local account), bumping the
+   * versions of the rosters that held it; returns those users.
+   */
+  forgetContact(contact: string): string[];
 }
 
 /** {@linkcode RosterStore} on `roster_items`, `roster_versions` and `subscription_requests`. */
@@ -118,6 +123,17 @@ export class SqliteRosterStore implements RosterStore {
       "DELETE FROM subscription_requests WHERE username = ? AND contact = ?",
     ).run(username, contact);
     return Number(result.changes) > 0;
+  }
+
+  forgetContact(contact: string): string[] {
+    return transaction(this.#db, () => {
+      const holders = this.#db.prepare("SELECT username FROM roster_items WHERE contact = ?")
+        .all(contact).map((row) => text(row, "username"));
+      this.#db.prepare("DELETE FROM roster_items WHERE contact = ?").run(contact);
+      this.#db.prepare("DELETE FROM subscription_requests WHERE contact = ?").run(contact);
+      for (const username of holders) this.#bump(username);
+      return holders;
+    });
   }
 
   #bump(username: string): number {

@@ -17,6 +17,7 @@ import { invitesFeature } from "./invites.ts";
 import { allowPmFeature } from "./allow_pm.ts";
 import { presenceBroadcastFeature } from "./presence_broadcast.ts";
 import { registerFeature } from "./register.ts";
+import { voiceRequestFeature } from "./voice_request.ts";
 
 /** Every room option, in form order. */
 export const MUC_FEATURES: readonly MucFeature[] = [
@@ -35,6 +36,7 @@ export const MUC_FEATURES: readonly MucFeature[] = [
   allowPmFeature,
   presenceBroadcastFeature,
   registerFeature,
+  voiceRequestFeature,
 ];
 
 export {
@@ -52,5 +54,6 @@ export {
   publicFeature,
   registerFeature,
   subjectFeature,
+  voiceRequestFeature,
   whoisFeature,
 };

@@ -1,12 +1,12 @@
 // Moderated rooms. XEP-0045 §5.1.2 (visitors), §10.2 and §16.5.3 (muc#roomconfig_moderatedroom),
 // §6.4 (muc_moderated / muc_unmoderated). Visitors may not speak: Room.groupchat() refuses any role
-// below participant.
+// below participant; visitors may ask for voice (voice_request.ts).
 import { type MucHooks } from "../hooks.ts";
 import { parseBoolean } from "../config_form.ts";
 
 const FIELD = "muc#roomconfig_moderatedroom";
 
-/** In a moderated room, unaffiliated users enter as visitors. TODO(#muc-voice): voice requests. */
+/** In a moderated room, unaffiliated users enter as visitors. */
 export function moderatedFeature(hooks: MucHooks): void {
   hooks.field({
     var: FIELD,

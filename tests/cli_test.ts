@@ -2,6 +2,7 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { ReplayClient } from "../lib/replay/client.ts";
+import { SqliteRosterStore } from "../lib/storage/roster_store.ts";
 import { openDatabase } from "../lib/storage/sqlite.ts";
 import { startServerProcess, verona } from "./_process.ts";
 
@@ -176,6 +177,31 @@ Deno.test("deluser reserves the name for in-band registration; adduser ignores t
     assert.equal(again.code, 0, again.stderr);
     const help = await verona(["adduser", "--help"]);
     assert.match(help.stdout, /tombstone/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("deluser takes the account off other users' rosters", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-cli-" });
+  try {
+    for (const user of ["romeo", "mercutio"]) {
+      assert.equal((await verona(["adduser", user, "pw", "--data", dataDir])).code, 0);
+    }
+    {
+      using db = openDatabase(join(dataDir, "verona.sqlite"));
+      new SqliteRosterStore(db).put("romeo", {
+        jid: "mercutio@localhost",
+        subscription: "both",
+        ask: false,
+        approved: false,
+        groups: [],
+      });
+    }
+    const deleted = await verona(["deluser", "mercutio@localhost", "--data", dataDir]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    using db = openDatabase(join(dataDir, "verona.sqlite"));
+    assert.deepEqual(new SqliteRosterStore(db).items("romeo"), []);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

@@ -385,7 +385,9 @@ export class C2sStream implements BoundSession {
     previous?.closeWithError("conflict", "Replaced by a new session");
     this.#bound = true;
     this.#phase = "bound";
+    // Dropped, not only cleared: an idle session should not keep the timer and its closure.
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.send(
       reply(stanza).append(el("bind", { xmlns: NS.BIND }, el("jid", {}, this.jid.full))),
     );

@@ -9,7 +9,7 @@ import { lastActivityModule } from "../c2s/last_activity.ts";
 import { pingModule } from "../c2s/ping.ts";
 import { privateStorageModule } from "../c2s/private_storage.ts";
 import { registerModule } from "../c2s/register.ts";
-import { C2sStream } from "../c2s/stream.ts";
+import { type C2sOptions, C2sStream } from "../c2s/stream.ts";
 import { vcardModule } from "../c2s/vcard.ts";
 import { versionModule } from "../c2s/version.ts";
 import type { Config } from "../config/config.ts";
@@ -137,7 +137,25 @@ export class Server {
       router.addComponent(muc);
 
       const streams = new Set<C2sStream>();
-      const limits = { ...config.limits, negotiationTimeoutMs: NEGOTIATION_TIMEOUT_MS };
+      // One options object for every stream (not one per connection, with its closures).
+      const c2sOptions: C2sOptions = {
+        domain: config.domain,
+        router,
+        secureContext,
+        tlsRequired: config.tls.required,
+        limits: { ...config.limits, negotiationTimeoutMs: NEGOTIATION_TIMEOUT_MS },
+        mechanisms: (encrypted) =>
+          encrypted ? ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] : ["SCRAM-SHA-256", "SCRAM-SHA-1"],
+        createMechanism: (name) => {
+          if (name === "PLAIN") return createPlainServer(accounts, { domain: config.domain });
+          return createScramServer(name === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", accounts, {
+            domain: config.domain,
+          });
+        },
+        log,
+        registration,
+        closed: (ended) => streams.delete(ended),
+      };
       const listener = await Listener.listen({
         hostname: config.bind,
         port: config.port,
@@ -145,27 +163,7 @@ export class Server {
         maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
         refused: (address, reason) => log(`refused connection from ${address}: ${reason}`),
         accept: (transport) => {
-          const stream = new C2sStream(transport, {
-            domain: config.domain,
-            router,
-            secureContext,
-            tlsRequired: config.tls.required,
-            limits,
-            mechanisms: (encrypted) =>
-              encrypted
-                ? ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
-                : ["SCRAM-SHA-256", "SCRAM-SHA-1"],
-            createMechanism: (name) => {
-              if (name === "PLAIN") return createPlainServer(accounts, { domain: config.domain });
-              return createScramServer(name === "SCRAM-SHA-1" ? "SHA-1" : "SHA-256", accounts, {
-                domain: config.domain,
-              });
-            },
-            log,
-            registration,
-            closed: (ended) => streams.delete(ended),
-          });
-          streams.add(stream);
+          streams.add(new C2sStream(transport, c2sOptions));
         },
       });
       const server = new Server({ config, accounts, router, db, listener, components: [muc] });

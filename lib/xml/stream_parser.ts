@@ -43,7 +43,10 @@ export class StreamParser {
   #parser!: SaxesParser<{ xmlns: true; position: true }>;
   #stack: Element[] = [];
   #depth = 0;
+  /** Where the current stanza began or, between stanzas, where the last one ended. */
   #stanzaStart = 0;
+  /** Characters written to the current parser (saxes' own count is off after a write). */
+  #consumed = 0;
   #failed = false;
   #closed = false;
   // Events are delivered after each write so that a stanza whose end tag saxes
@@ -68,6 +71,8 @@ export class StreamParser {
     this.#decoder = new TextDecoder("utf-8", { fatal: true });
     this.#stack = [];
     this.#depth = 0;
+    this.#stanzaStart = 0;
+    this.#consumed = 0;
     this.#closed = false;
     const parser = new SaxesParser({ xmlns: true, position: true });
     parser.on("opentag", (tag) => this.#open(tag as SaxesTagNS));
@@ -105,16 +110,20 @@ export class StreamParser {
   /** Feeds already-decoded text (for tests and tools). */
   writeText(text: string): void {
     if (this.#failed || this.#closed || text === "") return;
+    this.#consumed += text.length;
     try {
       this.#parser.write(text);
     } catch (err) {
       this.#fail("not-well-formed", err instanceof Error ? err.message : String(err));
     }
-    if (
-      !this.#failed && this.#depth >= 1 &&
-      this.#parser.position - this.#stanzaStart > this.#maxSize
-    ) {
-      this.#fail("policy-violation", `stanza larger than ${this.#maxSize} bytes`);
+    // Inside a stanza this bounds the stanza; between stanzas, the whitespace saxes buffers.
+    if (!this.#failed && this.#depth >= 1 && this.#consumed - this.#stanzaStart > this.#maxSize) {
+      this.#fail(
+        "policy-violation",
+        this.#depth === 1
+          ? `more than ${this.#maxSize} bytes of whitespace between stanzas`
+          : `stanza larger than ${this.#maxSize} bytes`,
+      );
     }
     this.#flush();
   }
@@ -139,6 +148,7 @@ export class StreamParser {
       this.#depth = 1;
       const defaultNs = tag.ns[""] ?? this.#parser.resolve("") ?? "";
       const streamAttrs = { ...attrs, xmlns: defaultNs };
+      this.#stanzaStart = this.#parser.position;
       this.#pending.push(() => this.#handlers.streamOpen(tag.local, tag.uri, streamAttrs));
       return;
     }
@@ -177,6 +187,7 @@ export class StreamParser {
         this.#fail("policy-violation", `stanza larger than ${this.#maxSize} bytes`);
         return;
       }
+      this.#stanzaStart = this.#parser.position;
       const deliver = () => this.#handlers.stanza(element);
       this.#lastStanza = deliver;
       this.#pending.push(deliver);

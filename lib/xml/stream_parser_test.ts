@@ -121,3 +121,24 @@ Deno.test("StreamParser.reset() accepts a new stream header", () => {
   assert.equal(seen.opens.length, 2);
   assert.equal(seen.stanzas[1].name, "iq");
 });
+
+Deno.test("StreamParser lets keepalives go on forever, but bounds a whitespace flood", () => {
+  const { parser, seen } = recorder({ maxStanzaSize: 1000 });
+  parser.writeText(HEADER);
+  for (let i = 0; i < 100; i++) parser.writeText(`<presence/>${" ".repeat(50)}`);
+  for (let i = 0; i < 19; i++) parser.writeText(" ".repeat(50));
+  assert.equal(seen.errors.length, 0);
+  assert.equal(seen.stanzas.length, 100);
+  parser.writeText(" ".repeat(100));
+  assert.equal(seen.errors[0]?.condition, "policy-violation");
+});
+
+Deno.test("StreamParser measures a stanza from its own start, not the stream's", () => {
+  const { parser, seen } = recorder({ maxStanzaSize: 1000 });
+  parser.writeText(HEADER + `<message><body>${"x".repeat(900)}</body></message>`);
+  parser.writeText(`<message><body>${"x".repeat(900)}</body></message>`);
+  assert.equal(seen.errors.length, 0);
+  parser.writeText(`<message><body>${"x".repeat(700)}`);
+  parser.writeText("x".repeat(300));
+  assert.equal(seen.errors[0]?.condition, "policy-violation");
+});

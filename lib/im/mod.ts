@@ -3,6 +3,7 @@
 import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import type { BlocklistStore } from "../storage/blocklist_store.ts";
+import type { LastActivityStore } from "../storage/last_activity_store.ts";
 import type { OfflineStore } from "../storage/offline_store.ts";
 import type { RosterStore } from "../storage/roster_store.ts";
 import { el } from "../xml/element.ts";
@@ -26,6 +27,11 @@ export interface ImOptions {
   rosterStore: RosterStore;
   offlineStore: OfflineStore;
   blocklistStore: BlocklistStore;
+  /**
+   * Last logouts (read only): a probe of a contact that is offline is answered with its last
+   * unavailable status and logout time (RFC 6121 §4.3.2, XEP-0203).
+   */
+  lastActivityStore: LastActivityStore;
   /** `[offline] max_messages`: messages kept per offline user; 0 disables storage. */
   offlineMaxMessages: number;
   /** `[blocking] bounce`: answer blocked senders with service-unavailable instead of dropping. */
@@ -50,6 +56,7 @@ export interface Im {
  *   rosterStore: new SqliteRosterStore(db),
  *   offlineStore: new SqliteOfflineStore(db),
  *   blocklistStore: new SqliteBlocklistStore(db),
+ *   lastActivityStore: new SqliteLastActivityStore(db),
  *   offlineMaxMessages: 100,
  *   blockingBounce: true,
  * });
@@ -62,7 +69,7 @@ export function imModule(router: Router, options: ImOptions): Im {
   blockingModule(router, { blocklists, rosters, bounce: options.blockingBounce });
   const subscriptions = subscriptionsModule(router, rosters);
   rosterModule(router, { rosters, subscriptions });
-  presenceModule(router, { rosters, blocklists });
+  presenceModule(router, { rosters, blocklists, lastActivity: options.lastActivityStore });
   offlineModule(router, { store: options.offlineStore, maxMessages: options.offlineMaxMessages });
   carbonsModule(router);
   // RFC 6121 §2.6.1 and §3.4.1: advertised with resource binding.

@@ -1,9 +1,12 @@
 // Presence (RFC 6121 §4): initial presence with probes (§4.2), broadcast of updates and of
-// unavailable presence to subscribers (§4.4, §4.5), answers to probes (§4.3), and redelivery of
-// pending subscription requests at login (§3.1.3).
+// unavailable presence to subscribers (§4.4, §4.5), answers to probes (§4.3, with the last
+// unavailable presence and its time per XEP-0203 for a contact that is offline), and redelivery
+// of pending subscription requests at login (§3.1.3).
 import { parseJid } from "../jid/jid.ts";
 import { Priority } from "../router/hooks.ts";
 import type { Router } from "../router/router.ts";
+import { NS } from "../stanza/ns.ts";
+import type { LastActivity, LastActivityStore } from "../storage/last_activity_store.ts";
 import { el } from "../xml/element.ts";
 import { send } from "./_deliver.ts";
 import { loadXml } from "../xml/stored.ts";
@@ -13,7 +16,12 @@ import { hasFrom, hasTo, type Rosters } from "./rosters.ts";
 /** Installs presence broadcast and probe handling. */
 export function presenceModule(
   router: Router,
-  { rosters, blocklists }: { rosters: Rosters; blocklists: Blocklists },
+  { rosters, blocklists, lastActivity }: {
+    rosters: Rosters;
+    blocklists: Blocklists;
+    /** Logout time and last unavailable status, for probes of a contact that is offline. */
+    lastActivity: LastActivityStore;
+  },
 ): void {
   const local = (jid: string) => jid.endsWith("@" + router.domain);
 
@@ -45,22 +53,48 @@ export function presenceModule(
     }
   }, Priority.DEFAULT);
 
-  // §4.3.2: the contact's server answers a probe with the last presence of each available
-  // resource, if the prober is subscribed; otherwise it says nothing.
+  // §4.3.2: the contact's server answers a probe from an entitled prober (subscription from or
+  // both on the contact's roster) with the last presence of each available resource or, when
+  // none is available, with unavailable presence from the contact's bare JID carrying the status
+  // and time of the last logout. An unentitled prober gets "unsubscribed" (the RFC allows that or
+  // silence; Prosody answers so, and it lets the prober's server correct a stale "to"), unless its
+  // subscription request is pending, which "unsubscribed" would cancel (Appendix A.3.4). A prober
+  // the contact blocks gets nothing (XEP-0191 §3.1).
   router.hooks.on("inbound", ({ stanza, to }) => {
     if (stanza.name !== "presence" || stanza.attrs.type !== "probe") return;
     const from = stanza.attrs.from;
     if (from === undefined) return true;
     const prober = parseJid(from).bare;
-    if (prober !== to.bare && !hasFrom(rosters.item(to.local, prober))) return true;
     if (blocklists.blocks(to.local, from)) return true;
+    if (prober !== to.bare && !hasFrom(rosters.item(to.local, prober))) {
+      if (rosters.hasPending(to.local, prober)) return true;
+      send(router, el("presence", { from: to.bare, to: prober, type: "unsubscribed" }));
+      return true;
+    }
+    let available = false;
     for (const session of router.sessionsOf(to.bare)) {
       if (session.presence === null) continue;
+      available = true;
       send(
         router,
         session.presence.clone({ ...session.presence.attrs, from: session.jid.full, to: from }),
       );
     }
+    if (!available) send(router, lastUnavailable(to.bare, from, lastActivity.get(to.local)));
     return true;
   });
+}
+
+/** RFC 6121 §4.3.2 for a contact with no available resource; `last` is its last logout. */
+function lastUnavailable(
+  contact: string,
+  to: string,
+  last: LastActivity | null,
+) {
+  const presence = el("presence", { from: contact, to, type: "unavailable" });
+  if (last === null) return presence;
+  if (last.status !== null) presence.append(el("status", {}, last.status));
+  return presence.append(
+    el("delay", { xmlns: NS.DELAY, from: contact, stamp: new Date(last.logoutAt).toISOString() }),
+  );
 }

@@ -101,10 +101,12 @@ export class Server {
       discoModule(router);
       pingModule(router);
       versionModule(router);
+      const lastActivityStore = new SqliteLastActivityStore(db);
       const im = imModule(router, {
         rosterStore: new SqliteRosterStore(db),
         offlineStore: new SqliteOfflineStore(db),
         blocklistStore: new SqliteBlocklistStore(db),
+        lastActivityStore,
         offlineMaxMessages: config.offline.maxMessages,
         blockingBounce: config.blocking.bounce,
       });
@@ -114,7 +116,7 @@ export class Server {
       privateStorageModule(router, { store: new SqlitePrivateStore(db) });
       const facts = new SqliteAccountFacts(db);
       lastActivityModule(router, {
-        store: new SqliteLastActivityStore(db),
+        store: lastActivityStore,
         accountExists: (username) => accounts.exists(username),
         canSeePresence: (username, contact) => facts.canSeePresence(username, contact),
       });

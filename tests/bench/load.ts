@@ -1,9 +1,10 @@
-// Load benchmark: logins, MUC joins and groupchat fan-out against a Verona server it starts
-// (pinned to CPU 0, with CPU time read from /proc) or against any running XMPP server.
+// Load benchmark: logins, 1:1 chat, MUC joins and groupchat fan-out against a Verona server it
+// starts (pinned to CPU 0, with CPU time read from /proc) or against any running XMPP server.
 // Measured the way server comparisons usually are: STARTTLS +
 // SCRAM-SHA-1, server on one core, this load generator on the other.
 //
-//   deno task bench                      # defaults: 500 clients, rooms of 50 and 500
+//   deno task bench                      # defaults: 500 clients, 100 chat pairs, rooms of 50, 500
+//   deno task bench --chat-to bare --chat-pairs 250 --chat-window 1   # 1:1 chat variants
 //   deno task bench --json               # one JSON line only
 //   deno task bench --host H --port P --password PW   # accounts bench1..benchN must exist
 import { parseArgs } from "node:util";
@@ -20,8 +21,9 @@ import { clockTicks, cpuMs, onPath, pinProcess, rssKiB } from "./_proc.ts";
 
 const USAGE = `Usage: deno task bench [options]
 
-Load benchmark of an XMPP server: N clients log in, join one room, then one occupant
-sends groupchat messages to rooms of the given sizes and every delivery is timed.
+Load benchmark of an XMPP server: N clients log in; pairs of them chat 1:1 (one
+sender per pair); all join one room, then one occupant sends groupchat messages to
+rooms of the given sizes. Every delivery is timed.
 
 By default it creates accounts bench1..benchN in a temporary data directory, starts
 Verona there (pinned to CPU 0 with taskset when available; this generator then runs
@@ -34,6 +36,13 @@ Options:
   --messages LIST    messages per room size, one value or one per size
                      (default: 100000 deliveries per size, 100..2000 messages)
   --window N         unacknowledged messages the sender may have in flight (default: 20)
+  --chat-pairs N     sender/receiver pairs in the 1:1 chat phase, 0 to skip it
+                     (default: 100, at most half of --clients)
+  --chat-messages N  messages each chat sender sends (default: 100000 deliveries in all)
+  --chat-window N    unacknowledged messages per chat sender (default: 10); a message
+                     counts as acknowledged when its receiver has it
+  --chat-to LIST     how chat messages are addressed: full (bind result), bare, or
+                     both as full,bare, one chat phase each (default: full,bare)
   --concurrency N    logins and joins in progress at once (default: 16)
   --mechanism M      SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN
   --password PW      password of every bench account (default: bench-password)
@@ -48,6 +57,7 @@ Options:
 const LIMITS = {
   clients: 5_000,
   messages: 100_000,
+  chatDeliveries: 2_000_000,
   deliveriesPerRoom: 2_000_000,
   window: 1_000,
   concurrency: 256,
@@ -68,6 +78,10 @@ interface Options {
   occupants: number[];
   messages: number[];
   window: number;
+  chatPairs: number;
+  chatMessages: number;
+  chatWindow: number;
+  chatTo: ChatAddressing[];
   concurrency: number;
   mechanism: BenchMechanism;
   password: string;
@@ -78,6 +92,9 @@ interface Options {
   timeoutMs: number;
   json: boolean;
 }
+
+const CHAT_ADDRESSING = ["full", "bare"] as const;
+type ChatAddressing = typeof CHAT_ADDRESSING[number];
 
 class UsageError extends Error {}
 
@@ -103,6 +120,10 @@ function parseOptions(args: string[]): Options | "help" {
       occupants: { type: "string" },
       messages: { type: "string" },
       window: { type: "string" },
+      "chat-pairs": { type: "string" },
+      "chat-messages": { type: "string" },
+      "chat-window": { type: "string" },
+      "chat-to": { type: "string" },
       concurrency: { type: "string" },
       mechanism: { type: "string" },
       password: { type: "string" },
@@ -143,6 +164,31 @@ function parseOptions(args: string[]): Options | "help" {
       );
     }
   });
+  const maxPairs = Math.floor(clients / 2);
+  let chatPairs = Math.min(100, maxPairs);
+  if (values["chat-pairs"] !== undefined) {
+    chatPairs = values["chat-pairs"].trim() === "0"
+      ? 0
+      : positiveInt("chat-pairs", values["chat-pairs"], LIMITS.clients);
+    if (chatPairs > maxPairs) {
+      throw new UsageError(`--chat-pairs may not exceed half of --clients (${maxPairs})`);
+    }
+  }
+  const chatMessages = values["chat-messages"] === undefined
+    ? Math.min(LIMITS.messages, Math.max(1, Math.round(100_000 / Math.max(1, chatPairs))))
+    : positiveInt("chat-messages", values["chat-messages"], LIMITS.messages);
+  if (chatPairs * chatMessages > LIMITS.chatDeliveries) {
+    throw new UsageError(
+      `${chatMessages} messages from each of ${chatPairs} senders exceed ` +
+        `${LIMITS.chatDeliveries} deliveries`,
+    );
+  }
+  const chatTo = (values["chat-to"] ?? "full,bare").split(",").map((part) => part.trim());
+  for (const to of chatTo) {
+    if (!(CHAT_ADDRESSING as readonly string[]).includes(to)) {
+      throw new UsageError(`--chat-to takes full, bare or full,bare, got "${to}"`);
+    }
+  }
   const mechanism = values.mechanism ?? "SCRAM-SHA-1";
   if (!(BENCH_MECHANISMS as readonly string[]).includes(mechanism)) {
     throw new UsageError(
@@ -160,6 +206,12 @@ function parseOptions(args: string[]): Options | "help" {
     occupants,
     messages,
     window: values.window === undefined ? 20 : positiveInt("window", values.window, LIMITS.window),
+    chatPairs,
+    chatMessages,
+    chatWindow: values["chat-window"] === undefined
+      ? 10
+      : positiveInt("chat-window", values["chat-window"], LIMITS.window),
+    chatTo: [...new Set(chatTo)] as ChatAddressing[],
     concurrency: values.concurrency === undefined
       ? 16
       : positiveInt("concurrency", values.concurrency, LIMITS.concurrency),
@@ -320,7 +372,181 @@ async function loginPhase(bench: Bench) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Phase 2: joins
+// Phase 2: 1:1 chat
+
+interface ChatResult {
+  addressing: ChatAddressing;
+  pairs: number;
+  /** Messages each sender sends. */
+  messages: number;
+  window: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  missing: number;
+  /** Fewest and most messages one receiver got (each should get all). */
+  perReceiverMin: number;
+  perReceiverMax: number;
+  outOfOrder: number;
+  errors: number;
+  firstError?: string;
+  stalled: boolean;
+  deliveriesPerSecond: number;
+  latencyMsP50: number;
+  latencyMsP99: number;
+  latencyMsMax: number;
+  serverCpuUsPerDelivery: number;
+  wallMs: number;
+  serverCpuMs: number;
+  serverCpuShare: number;
+  generatorCpuMs: number;
+  generatorCpuShare: number;
+  generatorSaturated: boolean;
+}
+
+/**
+ * Clients 2p and 2p+1 form pair p: the first sends `messages` chat messages to the second,
+ * addressed to its full JID (from the bind result) or its bare JID, with at most
+ * `options.chatWindow` not yet received. The receiver is in this process, so receipt is counted
+ * where it happens: no receipts (XEP-0184) cross the server.
+ */
+async function chatPhase(
+  bench: Bench,
+  addressing: ChatAddressing,
+): Promise<ChatResult> {
+  const { options } = bench;
+  const pairs = options.chatPairs;
+  const messages = options.chatMessages;
+  const window = options.chatWindow;
+  const phase = `1:1 chat (${addressing} JID)`;
+  const prefix = `c${addressing[0]} `;
+  const expected = pairs * messages;
+  const latencies = new Float64Array(expected);
+  const sent = new Uint32Array(pairs);
+  const inFlight = new Uint32Array(pairs);
+  const received = new Uint32Array(pairs);
+  const lastSeq = new Int32Array(pairs).fill(-1);
+  const senders: BenchClient[] = [];
+  const receivers: BenchClient[] = [];
+  const targets: string[] = [];
+  for (let p = 0; p < pairs; p++) {
+    senders.push(bench.clients[2 * p]);
+    const receiver = bench.clients[2 * p + 1];
+    receivers.push(receiver);
+    const full = receiver.fullJid;
+    const slash = full.indexOf("/");
+    targets.push(escapeAttr(addressing === "full" || slash === -1 ? full : full.slice(0, slash)));
+  }
+  let delivered = 0;
+  let outOfOrder = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let lastAt = 0;
+  let finished: () => void = () => {};
+  const done = new Promise<void>((resolve) => finished = resolve);
+  const settled = () => {
+    if (delivered + errors >= expected) finished();
+  };
+
+  const pump = (p: number) => {
+    const sender = senders[p];
+    if (sender.closeReason !== undefined || bench.aborted) return;
+    while (inFlight[p] < window && sent[p] < messages) {
+      const ts = performance.now();
+      sender.send(
+        `<message type='chat' to='${targets[p]}' id='c${p}-${sent[p]}'>` +
+          `<body>${prefix}${sent[p]} ${ts.toFixed(3)} ${FILLER}</body></message>`,
+      );
+      sent[p]++;
+      inFlight[p]++;
+    }
+  };
+
+  for (let p = 0; p < pairs; p++) {
+    // A bounce comes back to the sender: it frees its slot in the window.
+    senders[p].onStanza = (raw) => {
+      if (!raw.startsWith("<message")) return;
+      if (!raw.includes("type='error'") && !raw.includes('type="error"')) return;
+      errors++;
+      firstError ??= raw;
+      if (inFlight[p] > 0) inFlight[p]--;
+      lastAt = performance.now();
+      pump(p);
+      settled();
+    };
+    receivers[p].onStanza = (raw) => {
+      if (!raw.startsWith("<message")) return;
+      const bodyAt = raw.indexOf("<body>");
+      if (bodyAt === -1 || !raw.startsWith(prefix, bodyAt + 6)) return;
+      const at = performance.now();
+      const seqAt = bodyAt + 6 + prefix.length;
+      const tsAt = raw.indexOf(" ", seqAt) + 1;
+      const seq = Number(raw.slice(seqAt, tsAt - 1));
+      const ts = Number(raw.slice(tsAt, raw.indexOf(" ", tsAt)));
+      if (delivered < expected) latencies[delivered] = at - ts;
+      delivered++;
+      lastAt = at;
+      received[p]++;
+      if (seq <= lastSeq[p]) outOfOrder++;
+      lastSeq[p] = seq;
+      if (inFlight[p] > 0) inFlight[p]--;
+      pump(p);
+      settled();
+    };
+  }
+
+  let stalled = false;
+  const start = await sample(bench);
+  const watchdog = setInterval(() => {
+    const quietFor = performance.now() - Math.max(lastAt, start.at);
+    if (quietFor > STALL_MS) {
+      stalled = true;
+      finished();
+    }
+  }, 250);
+  start.at = performance.now(); // the clock starts at the first send, after reading /proc
+  try {
+    for (let p = 0; p < pairs; p++) pump(p);
+    await withinPhase(bench, phase, done);
+  } finally {
+    clearInterval(watchdog);
+    for (let p = 0; p < pairs; p++) {
+      senders[p].onStanza = () => {};
+      receivers[p].onStanza = () => {};
+    }
+  }
+  const end = await sample(bench);
+  const used = usage(start, end, delivered > 0 ? lastAt : end.at);
+  const measured = latencies.subarray(0, Math.min(delivered, expected)).sort();
+  const quantile = (q: number) =>
+    measured.length === 0
+      ? NaN
+      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
+  return {
+    addressing,
+    pairs,
+    messages,
+    window,
+    expectedDeliveries: expected,
+    deliveries: delivered,
+    missing: expected - delivered,
+    perReceiverMin: Math.min(...received),
+    perReceiverMax: Math.max(...received),
+    outOfOrder,
+    errors,
+    firstError,
+    stalled,
+    deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
+    latencyMsP50: quantile(0.5),
+    latencyMsP99: quantile(0.99),
+    latencyMsMax: quantile(1),
+    serverCpuUsPerDelivery: round(used.serverCpuMs * 1000 / delivered, 1),
+    ...used,
+    generatorSaturated: used.generatorCpuShare >= SATURATED,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 3: joins
 
 /** Enters `client` into `roomJid` as `nick`; resolves after the subject, which ends entering. */
 async function enter(
@@ -412,7 +638,7 @@ async function joinPhase(bench: Bench, roomJid: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Phase 3: fan-out
+// Phase 4: fan-out
 
 interface FanoutResult {
   room: string;
@@ -763,6 +989,43 @@ export async function main(args: string[]): Promise<number> {
         ["connections lost", lost(logins.lostConnections)],
       ],
     ));
+
+    const chats: ChatResult[] = [];
+    report.chat = chats;
+    for (const addressing of opts.chatPairs > 0 ? opts.chatTo : []) {
+      const result = {
+        ...await chatPhase(bench, addressing),
+        lostConnections: lostConnections(bench),
+      };
+      chats.push(result);
+      print(table(
+        `1:1 chat (${addressing} JID): ${result.pairs} pairs, ${result.messages} messages ` +
+          `from each sender to its partner, at most ${result.window} in flight per sender`,
+        [
+          ["deliveries/s", result.deliveriesPerSecond],
+          ["server CPU per delivery", unit(result.serverCpuUsPerDelivery, "µs")],
+          [
+            "latency p50 / p99 / max",
+            `${result.latencyMsP50} / ${result.latencyMsP99} / ${result.latencyMsMax} ms`,
+          ],
+          [
+            "deliveries",
+            `${result.deliveries} of ${result.expectedDeliveries} (per receiver ` +
+            `${result.perReceiverMin}..${result.perReceiverMax} of ${result.messages})`,
+          ],
+          [
+            "missing",
+            result.missing === 0 ? 0 : `${result.missing}${result.stalled ? " (stalled)" : ""}`,
+          ],
+          ["out of order", result.outOfOrder === 0 ? undefined : result.outOfOrder],
+          ["errors", result.errors === 0 ? undefined : `${result.errors}: ${result.firstError}`],
+          ["server CPU busy", unit(Math.round(result.serverCpuShare * 100), "%")],
+          ["generator CPU busy", busy(result.generatorCpuShare)],
+          ["wall time", `${result.wallMs} ms`],
+          ["connections lost", lost(result.lostConnections)],
+        ],
+      ));
+    }
 
     const mainRoom = `bench@${opts.mucDomain}`;
     const joins = { ...await joinPhase(bench, mainRoom), lostConnections: lostConnections(bench) };

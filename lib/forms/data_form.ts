@@ -5,6 +5,7 @@
 // values against its own fields.
 import { el, type Element } from "../xml/element.ts";
 import { NS } from "../stanza/ns.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
 
 /** XEP-0004 §3.1: what a form is for. */
 export type FormType = "form" | "submit" | "cancel" | "result";
@@ -101,6 +102,18 @@ export function readForm(x: Element): ReadForm {
     fields.set(name, field.getChildren("value").map((value) => value.getText()));
   }
   return { type: type as FormType, formType: fields.get(FORM_TYPE_FIELD)?.[0], fields };
+}
+
+/** {@linkcode readForm} for a form a client sent: a malformed one is the sender's `bad-request`. */
+export function readFormOrBadRequest(x: Element): ReadForm {
+  try {
+    return readForm(x);
+  } catch (error) {
+    if (error instanceof FormError) {
+      throw new StanzaError("modify", "bad-request", { text: error.message });
+    }
+    throw error;
+  }
 }
 
 /**

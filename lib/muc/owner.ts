@@ -4,7 +4,7 @@ import { el } from "../xml/element.ts";
 import { type Jid, tryParseJid } from "../jid/jid.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
-import { FormError, readForm } from "../forms/data_form.ts";
+import { readFormOrBadRequest } from "../forms/data_form.ts";
 import type { MucHooks } from "./hooks.ts";
 import type { Room } from "./room.ts";
 import { buildConfigForm, readConfigSubmission } from "./config_form.ts";
@@ -38,15 +38,7 @@ export function ownerFeature(hooks: MucHooks): void {
       }
       throw new StanzaError("modify", "bad-request", { text: "Expected a data form" });
     }
-    let form;
-    try {
-      form = readForm(x);
-    } catch (error) {
-      if (error instanceof FormError) {
-        throw new StanzaError("modify", "bad-request", { text: error.message });
-      }
-      throw error;
-    }
+    const form = readFormOrBadRequest(x);
     if (form.type === "cancel") {
       // §10.1.3: cancelling the first configuration destroys the new room; later, it changes nothing.
       reply();

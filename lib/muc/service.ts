@@ -11,7 +11,8 @@ import { NS } from "../stanza/ns.ts";
 import { errorReply, reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { Component, Deliver } from "../router/component.ts";
-import { FormError, type ReadForm, readForm } from "../forms/data_form.ts";
+import { iqPayload as singlePayload } from "../router/iq.ts";
+import { type ReadForm, readFormOrBadRequest } from "../forms/data_form.ts";
 import type { RoomStore } from "../storage/room_store.ts";
 import { type MucFeature, MucHooks } from "./hooks.ts";
 import { Room, type RoomContext } from "./room.ts";
@@ -418,14 +419,7 @@ export function createMucService(options: MucServiceOptions): MucService {
 function readFormMessage(stanza: Element): ReadForm | undefined {
   const x = stanza.getChild("x", NS.DATA_FORMS);
   if (x === undefined) return undefined;
-  try {
-    return readForm(x);
-  } catch (error) {
-    if (error instanceof FormError) {
-      throw new StanzaError("modify", "bad-request", { text: error.message });
-    }
-    throw error;
-  }
+  return readFormOrBadRequest(x);
 }
 
 /** RFC 6120 §8.2.3: a get or set carries exactly one child. */
@@ -434,11 +428,5 @@ function iqPayload(stanza: Element): Element {
   if (type !== "get" && type !== "set") {
     throw new StanzaError("modify", "bad-request", { text: `Unknown iq type "${type ?? ""}"` });
   }
-  const children = stanza.elements();
-  if (children.length !== 1) {
-    throw new StanzaError("modify", "bad-request", {
-      text: "An iq get or set must have exactly one child",
-    });
-  }
-  return children[0];
+  return singlePayload(stanza);
 }

@@ -8,7 +8,7 @@ import { el } from "../../xml/element.ts";
 import type { Jid } from "../../jid/jid.ts";
 import { NS } from "../../stanza/ns.ts";
 import { StanzaError } from "../../stanza/stanza_error.ts";
-import { buildForm, FormError, readForm } from "../../forms/data_form.ts";
+import { buildForm, readFormOrBadRequest } from "../../forms/data_form.ts";
 import { type MucHooks, Priority } from "../hooks.ts";
 import type { Room } from "../room.ts";
 import { NickError, prepNick } from "../_nick.ts";
@@ -61,15 +61,7 @@ export function registerFeature(hooks: MucHooks): void {
     if (x === undefined) {
       throw new StanzaError("modify", "bad-request", { text: "Expected the muc#register form" });
     }
-    let form;
-    try {
-      form = readForm(x);
-    } catch (error) {
-      if (error instanceof FormError) {
-        throw new StanzaError("modify", "bad-request", { text: error.message });
-      }
-      throw error;
-    }
+    const form = readFormOrBadRequest(x);
     if (form.type === "cancel") return;
     if (form.type !== "submit" || (form.formType ?? NS.MUC_REGISTER) !== NS.MUC_REGISTER) {
       throw new StanzaError("modify", "bad-request", {

@@ -298,33 +298,15 @@ export class Room {
     occupant: Occupant,
     options: { statuses: number[]; extra?: ItemExtra; text?: string; sessions?: string[] },
   ): void {
-    const shownJid = occupant.realJid;
-    const previousRole = occupant.role;
     const sessions = options.sessions ?? [...occupant.sessions.keys()];
-    for (const sessionJid of sessions) {
-      this.#bySession.delete(sessionJid);
-      occupant.removeSession(sessionJid);
-      this.#ctx.sessionChanged(this, sessionJid, false);
-    }
     const payload = options.text === undefined ? [] : [el("status", {}, options.text)];
     const extra = options.extra ?? {};
-    if (occupant.sessions.size > 0) {
-      this.#presenceChanged(occupant, occupant.role, {});
-    } else {
-      this.#byNick.delete(occupant.nick);
-      occupant.role = "none";
-      this.#toOthers(
-        occupant,
-        previousRole,
-        (withJid) =>
-          this.#presenceOf(occupant, withJid ? shownJid : undefined, {
-            type: "unavailable",
-            payload,
-            extra,
-            statuses: options.statuses,
-          }),
-      );
-    }
+    this.#withdraw(
+      occupant,
+      sessions,
+      { payload, extra, statuses: options.statuses },
+      () => this.#presenceChanged(occupant, occupant.role, {}),
+    );
     for (const sessionJid of sessions) {
       this.#send(
         this.#selfPresence(occupant, sessionJid, new Set(options.statuses), {
@@ -554,27 +536,13 @@ export class Room {
     const occupant = this.#bySession.get(origin.full);
     if (occupant === undefined) return;
     const payload = stanza === undefined ? [] : presencePayload(stanza);
-    const shownJid = occupant.realJid; // what others saw, before the session goes
-    const previousRole = occupant.role;
-    this.#bySession.delete(origin.full);
-    occupant.removeSession(origin.full);
-    this.#ctx.sessionChanged(this, origin.full, false);
-    if (occupant.sessions.size > 0) {
-      // Other sessions keep the nickname: others now see the remaining one.
-      this.#announce(occupant, undefined, new Set());
-    } else {
-      this.#byNick.delete(occupant.nick);
-      occupant.role = "none";
-      this.#toOthers(
-        occupant,
-        previousRole,
-        (withJid) =>
-          this.#presenceOf(occupant, withJid ? shownJid : undefined, {
-            type: "unavailable",
-            payload,
-          }),
-      );
-    }
+    // Other sessions keep the nickname: others now see the remaining one.
+    this.#withdraw(
+      occupant,
+      [origin.full],
+      { payload },
+      () => this.#announce(occupant, undefined, new Set()),
+    );
     const statuses = new Set<number>();
     this.#ctx.hooks.fireContribute("self-presence", {
       room: this,
@@ -860,6 +828,38 @@ export class Room {
   }
 
   /** An occupant's role or affiliation changed: everyone sees its new item. */
+  /**
+   * Takes sessions of an occupant out of the room: the half that leaving and being removed share.
+   * If the occupant keeps other sessions, `stillPresent` tells the room; otherwise its nickname is
+   * freed and the others get its unavailable presence (with the real JID they saw before).
+   */
+  #withdraw(
+    occupant: Occupant,
+    sessions: string[],
+    unavailable: { payload: readonly XmlNode[]; extra?: ItemExtra; statuses?: number[] },
+    stillPresent: () => void,
+  ): void {
+    const shownJid = occupant.realJid;
+    const previousRole = occupant.role;
+    for (const sessionJid of sessions) {
+      this.#bySession.delete(sessionJid);
+      occupant.removeSession(sessionJid);
+      this.#ctx.sessionChanged(this, sessionJid, false);
+    }
+    if (occupant.sessions.size > 0) return stillPresent();
+    this.#byNick.delete(occupant.nick);
+    occupant.role = "none";
+    this.#toOthers(
+      occupant,
+      previousRole,
+      (withJid) =>
+        this.#presenceOf(occupant, withJid ? shownJid : undefined, {
+          type: "unavailable",
+          ...unavailable,
+        }),
+    );
+  }
+
   #presenceChanged(occupant: Occupant, previousRole: Role, extra: ItemExtra): void {
     if (!this.broadcasts(occupant.role) && this.broadcasts(previousRole)) {
       // Its presence is no longer shown: others see it go.

@@ -1,10 +1,11 @@
 // A plain XMPP client for replaying scripts against any server. RFC 6120 §4 (streams),
 // §5 (STARTTLS), §6 (SASL), §7 (resource binding); RFC 3921 §3 (the legacy session iq,
 // only when required); XEP-0199 (ping, to wait until the server has processed a send).
-import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { Buffer } from "node:buffer";
 import { parseJid } from "../jid/mod.ts";
+import { openTcp, upgradeToTls } from "../net/client_socket.ts";
 import { plainResponse, ScramClient } from "../sasl/client.ts";
 import { NS } from "../stanza/ns.ts";
 import { el, type Element, escapeAttr, StreamParser } from "../xml/mod.ts";
@@ -178,7 +179,7 @@ export class ReplayClient {
       }
     };
 
-    const raw = await stage("TCP", () => this.#openTcp(options.host, options.port, timeoutMs));
+    const raw = await stage("TCP", () => openTcp(options.host, options.port, timeoutMs));
     raw.setNoDelay(true);
     this.#attach(raw);
 
@@ -317,52 +318,9 @@ export class ReplayClient {
     }
   }
 
-  #openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no connection within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        resolve(socket);
-      });
-      // Stays registered: a later error is then handled (and reported by #attach's listener).
-      socket.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
-  }
-
-  #startTls(raw: Socket, timeoutMs: number): Promise<void> {
-    raw.removeAllListeners("data");
-    raw.removeAllListeners("close");
-    raw.removeAllListeners("error");
-    raw.on("error", () => {}); // the TLS socket reports it
+  async #startTls(raw: Socket, timeoutMs: number): Promise<void> {
     this.#parser.reset();
-    return new Promise((resolve, reject) => {
-      // Test servers have self-signed certificates: encrypt, but do not verify.
-      const secure = tlsConnect({
-        socket: raw,
-        servername: this.#domain,
-        rejectUnauthorized: false,
-      });
-      const timer = setTimeout(() => {
-        secure.destroy();
-        reject(new Error(`no TLS handshake within ${timeoutMs} ms`));
-      }, timeoutMs);
-      secure.once("secureConnect", () => {
-        clearTimeout(timer);
-        this.#attach(secure);
-        resolve();
-      });
-      secure.once("error", (error) => {
-        clearTimeout(timer);
-        reject(new Error(`TLS handshake failed: ${error.message}`));
-      });
-    });
+    this.#attach(await upgradeToTls(raw, this.#domain, timeoutMs));
   }
 
   #attach(socket: Socket | TLSSocket): void {

@@ -4,9 +4,10 @@
 // The login is parsed with the project's StreamParser; once bound, the stream is only cut into
 // raw stanza strings (StanzaSplitter) and handed to `onStanza`, so that counting hundreds of
 // thousands of deliveries costs the generator far less than it costs the server.
-import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { Buffer } from "node:buffer";
+import { openTcp, upgradeToTls } from "../../lib/net/client_socket.ts";
 import { plainResponse, ScramClient } from "../../lib/sasl/client.ts";
 import { NS } from "../../lib/stanza/ns.ts";
 import { el, type Element, escapeAttr, StreamParser } from "../../lib/xml/mod.ts";
@@ -86,7 +87,7 @@ export class BenchClient {
   async login(options: BenchLogin): Promise<void> {
     let stage = "TCP";
     try {
-      const raw = await this.#openTcp(options.host, options.port, options.timeoutMs);
+      const raw = await openTcp(options.host, options.port, options.timeoutMs);
       raw.setNoDelay(true);
       this.#attachParser(raw);
       stage = "stream";
@@ -203,24 +204,6 @@ export class BenchClient {
     this.#fail(reason);
   }
 
-  #openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no connection within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        resolve(socket);
-      });
-      socket.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
-  }
-
   #attachParser(socket: Socket | TLSSocket): void {
     this.#socket = socket;
     socket.on("data", (chunk: Buffer) => this.#parser.write(chunk));
@@ -232,31 +215,8 @@ export class BenchClient {
     socket.on("close", () => this.#fail("server closed the connection"));
   }
 
-  #startTls(raw: Socket, options: BenchLogin): Promise<void> {
-    raw.removeAllListeners("data");
-    raw.removeAllListeners("close");
-    raw.removeAllListeners("error");
-    raw.on("error", () => {}); // the TLS socket reports it
-    return new Promise((resolve, reject) => {
-      const secure = tlsConnect({
-        socket: raw,
-        servername: options.domain,
-        rejectUnauthorized: false,
-      });
-      const timer = setTimeout(() => {
-        secure.destroy();
-        reject(new Error(`no TLS handshake within ${options.timeoutMs} ms`));
-      }, options.timeoutMs);
-      secure.once("secureConnect", () => {
-        clearTimeout(timer);
-        this.#attachParser(secure);
-        resolve();
-      });
-      secure.once("error", (error) => {
-        clearTimeout(timer);
-        reject(new Error(`TLS handshake failed: ${error.message}`));
-      });
-    });
+  async #startTls(raw: Socket, options: BenchLogin): Promise<void> {
+    this.#attachParser(await upgradeToTls(raw, options.domain, options.timeoutMs));
   }
 
   async #openStream(options: BenchLogin, restart: boolean): Promise<Element> {

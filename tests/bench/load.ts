@@ -403,6 +403,68 @@ interface ChatResult {
   generatorSaturated: boolean;
 }
 
+/** What a delivery phase hands to {@linkcode timeDeliveries}. */
+interface DeliveryRun {
+  /** Sends the first window of messages. */
+  kickOff(): void;
+  /** Settles when every message is delivered or bounced. */
+  done: Promise<void>;
+  /** Ends the wait early (a stall). */
+  finished(): void;
+  /** When the last delivery or bounce arrived. */
+  lastAt(): number;
+  delivered(): number;
+  /** Stops listening to the clients. */
+  detach(): void;
+}
+
+/**
+ * Runs a delivery phase between two /proc samples: the clock starts at the first send, a
+ * watchdog ends the phase after STALL_MS without a delivery.
+ */
+async function timeDeliveries(bench: Bench, phase: string, run: DeliveryRun) {
+  let stalled = false;
+  const start = await sample(bench);
+  const watchdog = setInterval(() => {
+    if (performance.now() - Math.max(run.lastAt(), start.at) > STALL_MS) {
+      stalled = true;
+      run.finished();
+    }
+  }, 250);
+  start.at = performance.now(); // after reading /proc
+  try {
+    run.kickOff();
+    await withinPhase(bench, phase, run.done);
+  } finally {
+    clearInterval(watchdog);
+    run.detach();
+  }
+  const end = await sample(bench);
+  return { stalled, used: usage(start, end, run.delivered() > 0 ? run.lastAt() : end.at) };
+}
+
+/** Throughput, latency quantiles and CPU per delivery of a delivery phase. */
+function deliveryFigures(
+  latencies: Float64Array,
+  delivered: number,
+  used: ReturnType<typeof usage>,
+) {
+  const measured = latencies.sort();
+  const quantile = (q: number) =>
+    measured.length === 0
+      ? NaN
+      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
+  return {
+    deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
+    latencyMsP50: quantile(0.5),
+    latencyMsP99: quantile(0.99),
+    latencyMsMax: quantile(1),
+    serverCpuUsPerDelivery: round(used.serverCpuMs * 1000 / delivered, 1),
+    ...used,
+    generatorSaturated: used.generatorCpuShare >= SATURATED,
+  };
+}
+
 /**
  * Clients 2p and 2p+1 form pair p: the first sends `messages` chat messages to the second,
  * addressed to its full JID (from the bind result) or its bare JID, with at most
@@ -494,33 +556,21 @@ async function chatPhase(
     };
   }
 
-  let stalled = false;
-  const start = await sample(bench);
-  const watchdog = setInterval(() => {
-    const quietFor = performance.now() - Math.max(lastAt, start.at);
-    if (quietFor > STALL_MS) {
-      stalled = true;
-      finished();
-    }
-  }, 250);
-  start.at = performance.now(); // the clock starts at the first send, after reading /proc
-  try {
-    for (let p = 0; p < pairs; p++) pump(p);
-    await withinPhase(bench, phase, done);
-  } finally {
-    clearInterval(watchdog);
-    for (let p = 0; p < pairs; p++) {
-      senders[p].onStanza = () => {};
-      receivers[p].onStanza = () => {};
-    }
-  }
-  const end = await sample(bench);
-  const used = usage(start, end, delivered > 0 ? lastAt : end.at);
-  const measured = latencies.subarray(0, Math.min(delivered, expected)).sort();
-  const quantile = (q: number) =>
-    measured.length === 0
-      ? NaN
-      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
+  const { stalled, used } = await timeDeliveries(bench, phase, {
+    kickOff: () => {
+      for (let p = 0; p < pairs; p++) pump(p);
+    },
+    done,
+    finished: () => finished(),
+    lastAt: () => lastAt,
+    delivered: () => delivered,
+    detach: () => {
+      for (let p = 0; p < pairs; p++) {
+        senders[p].onStanza = () => {};
+        receivers[p].onStanza = () => {};
+      }
+    },
+  });
   return {
     addressing,
     pairs,
@@ -535,13 +585,7 @@ async function chatPhase(
     errors,
     firstError,
     stalled,
-    deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
-    latencyMsP50: quantile(0.5),
-    latencyMsP99: quantile(0.99),
-    latencyMsMax: quantile(1),
-    serverCpuUsPerDelivery: round(used.serverCpuMs * 1000 / delivered, 1),
-    ...used,
-    generatorSaturated: used.generatorCpuShare >= SATURATED,
+    ...deliveryFigures(latencies.subarray(0, Math.min(delivered, expected)), delivered, used),
   };
 }
 
@@ -757,30 +801,16 @@ async function fanoutPhase(
     };
   }
 
-  let stalled = false;
-  const start = await sample(bench);
-  const watchdog = setInterval(() => {
-    const quietFor = performance.now() - Math.max(lastAt, start.at);
-    if (quietFor > STALL_MS) {
-      stalled = true;
-      finished();
-    }
-  }, 250);
-  start.at = performance.now(); // the clock starts at the first send, after reading /proc
-  try {
-    pump();
-    await withinPhase(bench, phase, done);
-  } finally {
-    clearInterval(watchdog);
-    for (let j = 0; j < occupants; j++) bench.clients[j].onStanza = () => {};
-  }
-  const end = await sample(bench);
-  const used = usage(start, end, delivered > 0 ? lastAt : end.at);
-  const measured = latencies.subarray(0, Math.min(delivered, expected)).sort();
-  const quantile = (q: number) =>
-    measured.length === 0
-      ? NaN
-      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
+  const { stalled, used } = await timeDeliveries(bench, phase, {
+    kickOff: pump,
+    done,
+    finished: () => finished(),
+    lastAt: () => lastAt,
+    delivered: () => delivered,
+    detach: () => {
+      for (let j = 0; j < occupants; j++) bench.clients[j].onStanza = () => {};
+    },
+  });
   return {
     room: roomJid,
     occupants,
@@ -796,13 +826,7 @@ async function fanoutPhase(
     firstError,
     stalled,
     setupMs: round(setupMs, 0),
-    deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
-    latencyMsP50: quantile(0.5),
-    latencyMsP99: quantile(0.99),
-    latencyMsMax: quantile(1),
-    serverCpuUsPerDelivery: round(used.serverCpuMs * 1000 / delivered, 1),
-    ...used,
-    generatorSaturated: used.generatorCpuShare >= SATURATED,
+    ...deliveryFigures(latencies.subarray(0, Math.min(delivered, expected)), delivered, used),
   };
 }
 

@@ -14,9 +14,9 @@ export class RawClient {
     this.#listen(socket);
   }
 
-  static connect(port: number): Promise<RawClient> {
+  static connect(port: number, localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ port, host: "127.0.0.1", noDelay: true });
+      const socket = netConnect({ port, host: "127.0.0.1", noDelay: true, localAddress });
       socket.once("error", reject);
       socket.once("connect", () => resolve(new RawClient(socket)));
     });

@@ -5,7 +5,8 @@ import { CONFIG_FLAGS, configFromFlags, parseFlags, runCommand, UsageError } fro
 export const START_USAGE = `Usage: verona start [options]
 
 Runs the XMPP server: client connections (STARTTLS required) on --port,
-multi-user chat at conference.<domain>. Stops cleanly on Ctrl-C or SIGTERM.
+multi-user chat at conference.<domain>. Stops cleanly on Ctrl-C or SIGTERM;
+SIGUSR1 logs a status line (connections, streams, sessions, memory).
 
 Options:
   --config FILE   TOML configuration file (see lib/config/verona.example.toml)
@@ -34,11 +35,14 @@ export function startCommand(args: string[]): Promise<number> {
         `on ${config.bind}:${server.port} for ${config.domain}; MUC at ${config.mucDomain}; ` +
         `data in ${config.dataDir}`,
     );
+    const status = () => console.error(`${new Date().toISOString()} ${server.statusLine()}`);
+    Deno.addSignalListener("SIGUSR1", status);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       Deno.addSignalListener("SIGINT", stop);
       Deno.addSignalListener("SIGTERM", stop);
     });
+    Deno.removeSignalListener("SIGUSR1", status);
     console.log("Verona stopping: closing every stream with <system-shutdown/>");
     await server.stop();
     console.log("Verona stopped");

@@ -16,6 +16,8 @@ export interface Limits {
   authAttempts: number;
   /** Pause before answering a failed authentication, in milliseconds, to slow guessing. */
   authFailureDelayMs: number;
+  /** Time a client has from connecting to binding a resource, in milliseconds. */
+  negotiationTimeoutMs: number;
 }
 
 /** TLS settings for client connections (RFC 6120 §5). */
@@ -222,6 +224,7 @@ const LIMIT_KEYS: Record<string, { field: keyof Limits; min: number; max: number
   max_connections_per_ip: { field: "maxConnectionsPerIp", min: 1, max: 10_000_000 },
   auth_attempts: { field: "authAttempts", min: 1, max: 100 },
   auth_failure_delay_ms: { field: "authFailureDelayMs", min: 0, max: 60_000 },
+  negotiation_timeout_ms: { field: "negotiationTimeoutMs", min: 100, max: 3_600_000 },
 };
 
 /** Default resource limits. */
@@ -232,6 +235,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxConnectionsPerIp: 200,
   authAttempts: 3,
   authFailureDelayMs: 500,
+  negotiationTimeoutMs: 60_000,
 };
 
 /** Default number of messages kept per offline user. */

@@ -42,6 +42,7 @@ Deno.test("defaultConfig() has the documented defaults", () => {
       maxConnectionsPerIp: 200,
       authAttempts: 3,
       authFailureDelayMs: 500,
+      negotiationTimeoutMs: 60000,
     },
     registration: { allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
     contact: { abuse: [], admin: [], feedback: [], sales: [], security: [], support: [] },
@@ -123,6 +124,7 @@ bounce = false
       maxConnectionsPerIp: 20,
       authAttempts: 5,
       authFailureDelayMs: 0,
+      negotiationTimeoutMs: 60000,
     },
     registration: { allow: true, tombstoneDays: 7, minSecondsBetween: 60 },
     contact: {

@@ -3,10 +3,15 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 
-/** Opens a TCP connection, or rejects after `timeoutMs`. */
-export function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+/** Opens a TCP connection (from `localAddress` if given), or rejects after `timeoutMs`. */
+export function openTcp(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  localAddress?: string,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port });
+    const socket = netConnect({ host, port, localAddress });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no connection within ${timeoutMs} ms`));

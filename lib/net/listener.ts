@@ -1,4 +1,8 @@
 // The c2s accept loop (RFC 6120 §3) with connection limits, on node:net.
+//
+// The listener owns its counters: a connection is counted when accepted and
+// uncounted when its Transport reports it released, which the transport does
+// exactly once whatever ends the connection.
 import { createServer, type Server, type Socket } from "node:net";
 import { Transport } from "./transport.ts";
 
@@ -17,7 +21,7 @@ export interface ListenerOptions {
 export class Listener {
   #server: Server;
   #perIp = new Map<string, number>();
-  #open = 0;
+  #open = new Set<Transport>();
 
   private constructor(server: Server) {
     this.#server = server;
@@ -45,7 +49,12 @@ export class Listener {
 
   /** Open connections. */
   get connections(): number {
-    return this.#open;
+    return this.#open.size;
+  }
+
+  /** Open connections per remote address (only addresses with one or more). */
+  get connectionsPerAddress(): ReadonlyMap<string, number> {
+    return this.#perIp;
   }
 
   /** Stops accepting; existing connections are left to their owners. */
@@ -53,25 +62,35 @@ export class Listener {
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 
+  /** Drops every connection still open (after their owners had their chance to close). */
+  destroyAll(): void {
+    for (const transport of [...this.#open]) transport.destroy();
+  }
+
   #connected(socket: Socket, options: ListenerOptions): void {
     const ip = socket.remoteAddress ?? "unknown";
     const fromIp = this.#perIp.get(ip) ?? 0;
-    if (this.#open >= options.maxConnections || fromIp >= options.maxConnectionsPerIp) {
+    if (this.#open.size >= options.maxConnections || fromIp >= options.maxConnectionsPerIp) {
       options.refused(
         ip,
-        this.#open >= options.maxConnections ? "server full" : "too many from address",
+        this.#open.size >= options.maxConnections ? "server full" : "too many from address",
       );
       socket.destroy();
       return;
     }
-    this.#open++;
     this.#perIp.set(ip, fromIp + 1);
-    socket.once("close", () => {
-      this.#open--;
+    const transport: Transport = new Transport(socket, () => {
+      this.#open.delete(transport);
       const left = (this.#perIp.get(ip) ?? 1) - 1;
       if (left === 0) this.#perIp.delete(ip);
       else this.#perIp.set(ip, left);
     });
-    options.accept(new Transport(socket));
+    this.#open.add(transport);
+    try {
+      options.accept(transport);
+    } catch (error) {
+      transport.destroy();
+      throw error;
+    }
   }
 }

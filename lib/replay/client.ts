@@ -31,6 +31,8 @@ export interface ConnectOptions {
   mechanisms?: string[];
   /** Longest wait for each answer of the server during the login (default 5000 ms). */
   timeoutMs?: number;
+  /** Local address to connect from (e.g. another loopback address); default: the system's. */
+  localAddress?: string;
 }
 
 /** A stanza in the receive queue, with its arrival time (`performance.now()` scale). */
@@ -179,7 +181,10 @@ export class ReplayClient {
       }
     };
 
-    const raw = await stage("TCP", () => openTcp(options.host, options.port, timeoutMs));
+    const raw = await stage(
+      "TCP",
+      () => openTcp(options.host, options.port, timeoutMs, options.localAddress),
+    );
     raw.setNoDelay(true);
     this.#attach(raw);
 

@@ -67,6 +67,13 @@ export class Router {
     for (const byResource of this.#sessions.values()) yield* byResource.values();
   }
 
+  /** How many sessions are bound. */
+  get sessionCount(): number {
+    let count = 0;
+    for (const byResource of this.#sessions.values()) count += byResource.size;
+    return count;
+  }
+
   /** The bound sessions of one account. */
   sessionsOf(bare: string): BoundSession[] {
     const byResource = this.#sessions.get(bare);

@@ -34,9 +34,6 @@ import { SqliteOfflineStore } from "../storage/offline_store.ts";
 import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 
-/** Time a client has from connecting to binding a resource. */
-const NEGOTIATION_TIMEOUT_MS = 60_000;
-
 export interface StartOptions {
   /** Log sink; defaults to stderr with a timestamp. */
   log?: (line: string) => void;
@@ -145,7 +142,7 @@ export class Server {
         router,
         secureContext,
         tlsRequired: config.tls.required,
-        limits: { ...config.limits, negotiationTimeoutMs: NEGOTIATION_TIMEOUT_MS },
+        limits: config.limits,
         mechanisms: (encrypted) =>
           encrypted ? ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] : ["SCRAM-SHA-256", "SCRAM-SHA-1"],
         createMechanism: (name) => {
@@ -187,6 +184,23 @@ export class Server {
     return this.#streams.size;
   }
 
+  /** Open client connections, as counted against `max_connections`. */
+  get connectionCount(): number {
+    return this.#listener.connections;
+  }
+
+  /** Open client connections per remote address, as counted against `max_connections_per_ip`. */
+  get connectionsPerAddress(): ReadonlyMap<string, number> {
+    return this.#listener.connectionsPerAddress;
+  }
+
+  /** One line for the admin: connections, streams, bound sessions and memory. */
+  statusLine(): string {
+    const rssMiB = (Deno.memoryUsage().rss / 1048576).toFixed(1);
+    return `status: ${this.connectionCount} connections open, ${this.streamCount} streams, ` +
+      `${this.router.sessionCount} sessions bound, rss ${rssMiB} MiB`;
+  }
+
   /** Closes every stream with `<system-shutdown/>`, stops listening and closes the database. */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
@@ -196,6 +210,8 @@ export class Server {
         stream.closeWithError("system-shutdown", "Server is stopping");
       }
       await closing;
+      // Streams closed above had their chance to flush; nothing outlives the server.
+      this.#listener.destroyAll();
       // Give the routing of the sessions' final unavailable presences a turn to finish.
       await new Promise((resolve) => setTimeout(resolve, 50));
       for (const component of this.#components) await component.close?.();

@@ -39,13 +39,9 @@ export function readRosterSet(query: Element): RosterSet {
       text: `Invalid item JID: ${error instanceof Error ? error.message : error}`,
     });
   }
-  const subscription = item.attrs.subscription;
-  if (subscription === "remove") return { remove: true, jid };
-  if (subscription !== undefined) {
-    throw new StanzaError("modify", "bad-request", {
-      text: "A roster set may only use subscription='remove'",
-    });
-  }
+  // §2.1.2.5: in a roster set the server ignores every value of 'subscription' but "remove"
+  // (clients echo back the items they hold, state included); 'ask' is likewise the server's own.
+  if (item.attrs.subscription === "remove") return { remove: true, jid };
   const name = item.attrs.name;
   if (name !== undefined && encoder.encode(name).length > MAX_NAME_BYTES) {
     throw new StanzaError("modify", "not-acceptable", { text: "The item name is too long" });

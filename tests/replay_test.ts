@@ -1,4 +1,6 @@
 // Replays every spec/**/*.scs and the seed scripts against a fresh in-process server.
+import { strict as assert } from "node:assert";
+import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { parseScript } from "../lib/replay/parse.ts";
@@ -8,14 +10,17 @@ import { startTestServer } from "./_harness.ts";
 
 const ROOT = fromFileUrl(new URL("../", import.meta.url));
 const SPEC_DIR = join(ROOT, "spec");
-/** The acceptance scripts live beside the checkout and are replayed unchanged. */
-const SEED_DIR = join(ROOT, "..", "shared", "seeds");
+/** The acceptance scripts, an unchanged copy kept in the project. */
+const SEED_DIR = join(SPEC_DIR, "seeds");
+/** Where the upstream seeds sit beside a developer's or CI's checkout, when they do. */
+const UPSTREAM_SEED_DIR = join(ROOT, "..", "shared", "seeds");
 
-function scriptsIn(dir: string): string[] {
+function scriptsIn(dir: string, skip?: string): string[] {
   const found: string[] = [];
   for (const entry of Deno.readDirSync(dir)) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory) found.push(...scriptsIn(path));
+    if (path === skip) continue;
+    if (entry.isDirectory) found.push(...scriptsIn(path, skip));
     else if (entry.name.endsWith(".scs")) found.push(path);
   }
   return found.sort();
@@ -54,6 +59,23 @@ for (const path of seeds) {
   }
 }
 
-for (const path of scriptsIn(SPEC_DIR)) {
+Deno.test({
+  name: "the seed scripts in spec/seeds are byte-identical to the upstream seeds",
+  ignore: !existsSync(UPSTREAM_SEED_DIR),
+  fn() {
+    const upstream = scriptsIn(UPSTREAM_SEED_DIR).map((path) => relative(UPSTREAM_SEED_DIR, path));
+    assert.deepEqual(seeds.map((path) => relative(SEED_DIR, path)), upstream);
+    for (const name of upstream) {
+      assert.deepEqual(
+        Deno.readFileSync(join(SEED_DIR, name)),
+        Deno.readFileSync(join(UPSTREAM_SEED_DIR, name)),
+        `spec/seeds/${name} differs from the upstream seed`,
+      );
+    }
+  },
+});
+
+// The seeds are replayed above, over each mechanism.
+for (const path of scriptsIn(SPEC_DIR, SEED_DIR)) {
   Deno.test(`spec ${relative(SPEC_DIR, path)}`, () => replay(path));
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { parseScript, ScriptError } from "./parse.ts";
 
-const SEEDS = new URL("../../../shared/seeds/", import.meta.url);
+const SEEDS = new URL("../../spec/seeds/", import.meta.url);
 
 async function seed(name: string): Promise<string> {
   return await Deno.readTextFile(new URL(name, SEEDS));

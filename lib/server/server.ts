@@ -196,9 +196,11 @@ export class Server {
 
   /** One line for the admin: connections, streams, bound sessions and memory. */
   statusLine(): string {
-    const rssMiB = (Deno.memoryUsage().rss / 1048576).toFixed(1);
+    const memory = Deno.memoryUsage();
+    const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
     return `status: ${this.connectionCount} connections open, ${this.streamCount} streams, ` +
-      `${this.router.sessionCount} sessions bound, rss ${rssMiB} MiB`;
+      `${this.router.sessionCount} sessions bound, rss ${mib(memory.rss)} MiB, ` +
+      `heap ${mib(memory.heapUsed)} MiB used`;
   }
 
   /** Closes every stream with `<system-shutdown/>`, stops listening and closes the database. */

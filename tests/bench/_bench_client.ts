@@ -29,6 +29,8 @@ export interface BenchLogin {
   resource: string;
   /** Longest wait for each answer during the login. */
   timeoutMs: number;
+  /** Local address to connect from (another loopback address, say); default: the system's. */
+  localAddress?: string;
 }
 
 /** A stanza predicate for {@linkcode BenchClient.waitFor}: true to finish, an Error to fail. */
@@ -87,7 +89,12 @@ export class BenchClient {
   async login(options: BenchLogin): Promise<void> {
     let stage = "TCP";
     try {
-      const raw = await openTcp(options.host, options.port, options.timeoutMs);
+      const raw = await openTcp(
+        options.host,
+        options.port,
+        options.timeoutMs,
+        options.localAddress,
+      );
       raw.setNoDelay(true);
       this.#attachParser(raw);
       stage = "stream";

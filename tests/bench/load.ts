@@ -9,11 +9,9 @@
 //   deno task bench --host H --port P --password PW   # accounts bench1..benchN must exist
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { Accounts } from "../../lib/accounts/accounts.ts";
-import { SqliteAccountStore } from "../../lib/storage/account_store.ts";
-import { openDatabase } from "../../lib/storage/sqlite.ts";
 import { NS } from "../../lib/stanza/ns.ts";
 import { escapeAttr } from "../../lib/xml/mod.ts";
+import { createAccounts } from "./_accounts.ts";
 import { BENCH_MECHANISMS, BenchClient, type BenchMechanism } from "./_bench_client.ts";
 import { type BenchServer, spawnServer } from "./_server.ts";
 import { attribute } from "./_stanza_splitter.ts";
@@ -833,18 +831,6 @@ async function fanoutPhase(
 // ---------------------------------------------------------------------------------------------
 // Setup, report, teardown
 
-/** Creates accounts bench1..benchN in `<dataDir>/verona.sqlite`, then closes the database. */
-async function createAccounts(dataDir: string, count: number, password: string): Promise<void> {
-  using db = openDatabase(join(dataDir, "verona.sqlite"));
-  const accounts = new Accounts(new SqliteAccountStore(db));
-  const batch = 16; // key derivation runs off the main thread: a few at once use both cores
-  for (let i = 1; i <= count; i += batch) {
-    const names = [];
-    for (let j = i; j < Math.min(i + batch, count + 1); j++) names.push(`bench${j}`);
-    await Promise.all(names.map((name) => accounts.create(name, password)));
-  }
-}
-
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
@@ -951,7 +937,7 @@ export async function main(args: string[]): Promise<number> {
     if (opts.host === undefined) {
       dataDir = await Deno.makeTempDir({ prefix: "verona-bench-" });
       const t0 = performance.now();
-      await createAccounts(dataDir, opts.clients, opts.password);
+      await createAccounts(dataDir, "bench", opts.clients, opts.password);
       print(
         `accounts: bench1..bench${opts.clients} created in ${dataDir} ` +
           `(${Math.round(performance.now() - t0)} ms)`,

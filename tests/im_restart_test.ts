@@ -99,7 +99,7 @@ Romeo sends:
 
 Romeo receives:
 	<iq type="result" id="get1">
-		<query xmlns="jabber:iq:roster">
+		<query xmlns="jabber:iq:roster" ver="2">
 			<item jid="juliet@localhost" subscription="none" ask="subscribe"/>
 			<item jid="nurse@localhost" name="Nurse" subscription="none">
 				<group>Capulets</group>

@@ -1,4 +1,5 @@
-// Service discovery for the server and for accounts (XEP-0030).
+// Service discovery for the server and for accounts (XEP-0030 §3 info, §4 items). Who may query
+// an account is decided in lib/im/account_disco.ts.
 import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import { reply } from "../stanza/reply.ts";
@@ -50,7 +51,7 @@ export function discoModule(router: Router): void {
     }
     const implicit = stanza.attrs.to === undefined && origin !== undefined;
     // Every namespace the server answers on the account's behalf (vCard, last activity, ...).
-    const features = new Set([NS.DISCO_INFO, ...router.iq.namespaces("account")]);
+    const features = new Set([NS.DISCO_INFO, NS.DISCO_ITEMS, ...router.iq.namespaces("account")]);
     return reply(stanza, implicit ? { from: origin.jid.bare } : {}).append(
       el(
         "query",
@@ -58,6 +59,17 @@ export function discoModule(router: Router): void {
         el("identity", { category: "account", type: "registered" }),
         ...[...features].sort().map((v) => el("feature", { var: v })),
       ),
+    );
+  });
+  // An account publishes no items of its own (no PEP yet): an empty list, not an error.
+  router.iq.on("account", "query", NS.DISCO_ITEMS, (stanza, { origin }) => {
+    if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
+    if (stanza.getChild("query", NS.DISCO_ITEMS)!.attrs.node) {
+      throw new StanzaError("cancel", "item-not-found");
+    }
+    const implicit = stanza.attrs.to === undefined && origin !== undefined;
+    return reply(stanza, implicit ? { from: origin.jid.bare } : {}).append(
+      el("query", { xmlns: NS.DISCO_ITEMS }),
     );
   });
 }

@@ -29,28 +29,35 @@ export interface LastActivityOptions {
  * ends, with the `<status/>` of the unavailable presence it sent, if any.
  *
  * For an account: the owner and contacts who may see its presence get an answer, others
- * `forbidden`. While the account has an available session the answer is `seconds='0'` (the user
- * is active now; Prosody's mod_lastactivity does the same) without asking the client.
+ * `forbidden`. While the account has an available session the answer is an empty `seconds='0'`
+ * (§4: MUST) without asking the client; otherwise the time since its last resource went
+ * unavailable and that presence's status, or `item-not-found` if it was never seen.
  */
 export function lastActivityModule(router: Router, options: LastActivityOptions): void {
   const now = options.now ?? Date.now;
   const startedAt = now();
-  /** The status text of each session's last unavailable presence. */
-  const leaving = new WeakMap<BoundSession, string | null>();
+  /** Sessions whose going unavailable was recorded already, so their end adds nothing. */
+  const recorded = new WeakSet<BoundSession>();
 
+  // The account goes offline, presence-wise, when its last available resource broadcasts
+  // unavailable presence (sent by the client, or by the server when the stream ends): that
+  // moment and status are what §4 reports, also while a session stays connected (as Prosody).
   router.hooks.on("presence-broadcast", ({ stanza, origin }) => {
-    if (stanza.attrs.type === "unavailable") {
-      leaving.set(origin, stanza.getChildText("status") ?? null);
-    }
+    if (stanza.attrs.type !== "unavailable") return;
+    recorded.add(origin);
+    if (router.sessionsOf(origin.jid.bare).some((session) => session.presence !== null)) return;
+    if (!options.accountExists(origin.jid.local)) return;
+    options.store.set(origin.jid.local, {
+      logoutAt: now(),
+      status: stanza.getChildText("status") ?? null,
+    });
   }, Priority.LATE);
 
+  // A session that never was available still counts as a login when it ends.
   router.onSessionEnded((session) => {
-    if (router.sessionsOf(session.jid.bare).length > 0) return;
+    if (recorded.has(session) || router.sessionsOf(session.jid.bare).length > 0) return;
     if (!options.accountExists(session.jid.local)) return;
-    options.store.set(session.jid.local, {
-      logoutAt: now(),
-      status: leaving.get(session) ?? null,
-    });
+    options.store.set(session.jid.local, { logoutAt: now(), status: null });
   });
 
   router.iq.on("server", "query", NS.LAST, (stanza) => {

@@ -40,7 +40,14 @@ export function blockingModule(router: Router, options: BlockingOptions): void {
     return origin;
   };
 
-  const push = (bare: string, payload: Element) => {
+  // The push follows the answer to the block or unblock, as Prosody orders them (XEP-0191 §3.3
+  // fixes no order): the requesting resource learns of its success first. `then` runs after it.
+  const push = (bare: string, payload: Element, then?: () => void) =>
+    setTimeout(() => {
+      pushNow(bare, payload);
+      then?.();
+    }, 0);
+  const pushNow = (bare: string, payload: Element) => {
     for (const session of router.sessionsOf(bare)) {
       if (!interested.has(session)) continue;
       session.send(
@@ -102,13 +109,24 @@ export function blockingModule(router: Router, options: BlockingOptions): void {
     const username = session.jid.local;
     // §3.5: an unblock without items empties the list.
     const removed = blocklists.remove(username, jids.length === 0 ? undefined : jids);
-    push(user, el("unblock", { xmlns: NS.BLOCKING }, ...jids.map((jid) => el("item", { jid }))));
-    // §3.4: presence flows again: ours to subscribers, theirs by a probe.
+    // §3.4: presence flows again: ours to subscribers at once...
+    const probes: string[] = [];
     for (const jid of removed) {
       const item = rosters.item(username, jid);
       if (hasFrom(item)) sendAvailable(router, user, jid);
-      if (hasTo(item)) send(router, el("presence", { from: user, to: jid, type: "probe" }));
+      if (hasTo(item)) probes.push(jid);
     }
+    // ...and theirs, dropped while they were blocked, by a probe once the push is out (Prosody
+    // sends none, so its clients see such contacts offline until they next change presence).
+    push(
+      user,
+      el("unblock", { xmlns: NS.BLOCKING }, ...jids.map((jid) => el("item", { jid }))),
+      () => {
+        for (const jid of probes) {
+          send(router, el("presence", { from: user, to: jid, type: "probe" }));
+        }
+      },
+    );
     return reply(stanza);
   });
 

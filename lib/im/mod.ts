@@ -7,6 +7,7 @@ import type { LastActivityStore } from "../storage/last_activity_store.ts";
 import type { OfflineStore } from "../storage/offline_store.ts";
 import type { RosterStore } from "../storage/roster_store.ts";
 import { el } from "../xml/element.ts";
+import { accountDiscoAccess } from "./account_disco.ts";
 import { prepareAccountRemoval } from "./account_removal.ts";
 import { Blocklists } from "./blocklists.ts";
 import { blockingModule } from "./blocking.ts";
@@ -67,6 +68,7 @@ export function imModule(router: Router, options: ImOptions): Im {
   const blocklists = new Blocklists(options.blocklistStore, router);
   // Access control first: blocking runs at Priority.ACCESS on the stanza hooks.
   blockingModule(router, { blocklists, rosters, bounce: options.blockingBounce });
+  accountDiscoAccess(router, rosters);
   const subscriptions = subscriptionsModule(router, rosters);
   rosterModule(router, { rosters, subscriptions });
   presenceModule(router, { rosters, blocklists, lastActivity: options.lastActivityStore });

@@ -1,5 +1,6 @@
 // Roster management (RFC 6121 §2): get (§2.2) with versioning (§2.6), set (§2.3), remove (§2.5),
-// and the error cases of §2.3.3 and §2.5.3.
+// and the error cases of §2.3.3 (bad-request: several items, duplicate groups; not-acceptable:
+// over-long name or group, empty group) and §2.5.3.
 import { JidError, parseJid } from "../jid/jid.ts";
 import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
@@ -54,8 +55,9 @@ export function readRosterSet(query: Element): RosterSet {
         text: "A group name must be 1 to 1023 bytes long",
       });
     }
+    // §2.3.3: a duplicate group is a bad request (the server cannot tell what was meant).
     if (groups.includes(text)) {
-      throw new StanzaError("modify", "not-acceptable", { text: `Duplicate group "${text}"` });
+      throw new StanzaError("modify", "bad-request", { text: `Duplicate group "${text}"` });
     }
     groups.push(text);
   }
@@ -80,10 +82,12 @@ export function rosterModule(
       const version = String(rosters.version(username));
       // §2.6.3: nothing has changed since the version the client holds.
       if (requested !== undefined && requested === version) return reply(stanza);
+      // §2.6.2: versioning is offered (the stream feature), so every result carries the version,
+      // also to a client that sent none; it may start versioning from this result on.
       return reply(stanza).append(
         el(
           "query",
-          { xmlns: NS.ROSTER, ver: requested !== undefined ? version : undefined },
+          { xmlns: NS.ROSTER, ver: version },
           ...[...rosters.items(username).values()].map(itemElement),
         ),
       );
@@ -95,7 +99,7 @@ export function rosterModule(
         throw new StanzaError("cancel", "item-not-found", { text: "No such roster item" });
       }
       const cancels = subscriptions.cancelAll(username, set.jid);
-      rosters.remove(username, set.jid);
+      rosters.remove(username, set.jid, { afterAnswer: true });
       for (const presence of cancels) send(router, presence);
       // The contact stops seeing us: unavailable to each of its resources, not a broadcast.
       if (hasFrom(item)) {
@@ -114,7 +118,7 @@ export function rosterModule(
     };
     if (set.name === undefined) delete item.name;
     else item.name = set.name;
-    rosters.save(username, item);
+    rosters.save(username, item, { afterAnswer: true });
     return reply(stanza);
   });
 }

@@ -19,7 +19,7 @@ Deno.test("readRosterSet() ignores a 'subscription' other than remove (RFC 6121 
   );
 });
 
-Deno.test("readRosterSet() rejects two items, a full JID and duplicate groups", () => {
+Deno.test("readRosterSet() rejects two items, a full JID and duplicate groups with bad-request (§2.3.3)", () => {
   const condition = (f: () => unknown) => {
     try {
       f();
@@ -45,6 +45,6 @@ Deno.test("readRosterSet() rejects two items, a full JID and duplicate groups", 
         query(el("item", { jid: "a@localhost" }, el("group", {}, "G"), el("group", {}, "G"))),
       )
     ),
-    "not-acceptable",
+    "bad-request",
   );
 });

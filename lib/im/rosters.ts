@@ -40,6 +40,15 @@ export function itemElement(item: StoredRosterItem): Element {
 
 let pushNumber = 0;
 
+/** How a roster change is pushed. */
+export interface PushOptions {
+  /**
+   * Push once the current iq has been answered: the resource that sent a roster set gets its
+   * result first and the push after, the order Prosody uses (RFC 6121 §2.3.2 fixes none).
+   */
+  afterAnswer?: boolean;
+}
+
 /** Rosters of the server's users, read through a cache while the user has sessions. */
 export class Rosters {
   #store: RosterStore;
@@ -79,18 +88,18 @@ export class Rosters {
   }
 
   /** Stores an item and pushes it to the user's interested resources. */
-  save(username: string, item: StoredRosterItem): void {
+  save(username: string, item: StoredRosterItem, options: PushOptions = {}): void {
     const version = this.#store.put(username, item);
     this.#cache.get(username)?.set(item.jid, item);
-    this.#push(username, itemElement(item), version);
+    this.#push(username, itemElement(item), version, options);
   }
 
   /** Deletes an item and pushes its removal; false if it was not there. */
-  remove(username: string, contact: string): boolean {
+  remove(username: string, contact: string, options: PushOptions = {}): boolean {
     const version = this.#store.remove(username, contact);
     if (version === null) return false;
     this.#cache.get(username)?.delete(contact);
-    this.#push(username, el("item", { jid: contact, subscription: "remove" }), version);
+    this.#push(username, el("item", { jid: contact, subscription: "remove" }), version, options);
     return true;
   }
 
@@ -105,6 +114,11 @@ export class Rosters {
   /** The session asked for the roster, so it gets pushes from now on (RFC 6121 §2.1.6). */
   markInterested(session: BoundSession): void {
     this.#interested.add(session);
+  }
+
+  /** The user's sessions that requested the roster: its "interested resources" (§2.1.6). */
+  interestedSessions(bare: string): BoundSession[] {
+    return this.#router.sessionsOf(bare).filter((session) => this.#interested.has(session));
   }
 
   /** Pending inbound requests of a user: the stored presence stanzas as XML. */
@@ -127,7 +141,11 @@ export class Rosters {
     return this.#store.removePending(username, contact);
   }
 
-  #push(username: string, item: Element, version: number): void {
+  #push(username: string, item: Element, version: number, options: PushOptions): void {
+    if (options.afterAnswer) {
+      setTimeout(() => this.#push(username, item, version, {}), 0);
+      return;
+    }
     for (const session of this.#router.sessionsOf(`${username}@${this.#router.domain}`)) {
       if (!this.#interested.has(session)) continue;
       session.send(

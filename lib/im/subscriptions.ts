@@ -157,8 +157,14 @@ export class Subscriptions {
     if (!before.pendingIn && next.pendingIn) {
       this.#rosters.addPending(username, contact, delivered);
     }
+    // The stanza first, then the roster push, as Prosody orders them (§3.1.6, §3.2.3 and §3.3.3
+    // ask for both and fix no order). A request goes to the available resources (§3.1.3); the
+    // other three to the interested ones (§3.1.6, §3.2.3, §3.3.3), those that asked for the roster.
+    if (deliver && type === "subscribe") toAvailableResources(this.#router, user, delivered);
+    else if (deliver) {
+      for (const session of this.#rosters.interestedSessions(user)) session.send(delivered);
+    }
     this.#apply(username, contact, before, next);
-    if (deliver) toAvailableResources(this.#router, user, delivered);
     if (autoReply) {
       send(this.#router, el("presence", { from: user, to: contact, type: "subscribed" }));
       if (!before.from) sendAvailable(this.#router, user, contact);

@@ -9,6 +9,7 @@ import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { el, type Element } from "../xml/element.ts";
 import { accountReply, accountTarget } from "./_account.ts";
+import { tombstonePresence } from "./tombstone_presence.ts";
 
 /** What a c2s stream asks of registration before authentication. */
 export interface PreAuthRegistration {
@@ -71,6 +72,8 @@ const INSTRUCTIONS = "Choose a username and password for use with this service."
 export function registerModule(router: Router, options: RegisterOptions): PreAuthRegistration {
   const { accounts, log } = options;
   const throttle = new RegistrationThrottle(options.minSecondsBetween * 1000, options.now);
+  // A removed account's former contacts are told it is gone while its name is reserved.
+  tombstonePresence(router, accounts);
 
   const loggedIn = async (stanza: Element, context: IqContext): Promise<Element> => {
     const origin = context.origin;

@@ -3,6 +3,7 @@ import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { VcardStore } from "../storage/vcard_store.ts";
+import { el } from "../xml/element.ts";
 import { accountReply, accountTarget } from "./_account.ts";
 
 /** Largest vCard accepted, in bytes of XML (room for a small embedded photo). */
@@ -16,9 +17,9 @@ export interface VcardOptions {
 }
 
 /**
- * vCards on account bare JIDs. Reading an account without a vCard answers `item-not-found`, as
- * Prosody's mod_vcard does (XEP-0054 §3.1 allows that or an empty `<vCard/>`). Only the owner
- * may set it (`forbidden` for others).
+ * vCards on account bare JIDs. Reading an account without a vCard answers an empty `<vCard/>`,
+ * as Prosody's vcard_legacy does (XEP-0054 §3.1 allows that or `item-not-found`; a result is
+ * what most clients handle best). Only the owner may set it (`forbidden` for others).
  */
 export function vcardModule(router: Router, options: VcardOptions): void {
   const maxBytes = options.maxBytes ?? VCARD_MAX_BYTES;
@@ -27,8 +28,7 @@ export function vcardModule(router: Router, options: VcardOptions): void {
     const target = accountTarget(stanza, context);
     if (stanza.attrs.type === "get") {
       const vcard = options.store.get(target.username);
-      if (vcard === null) throw new StanzaError("cancel", "item-not-found");
-      return accountReply(stanza, context).append(vcard);
+      return accountReply(stanza, context).append(vcard ?? el("vCard", { xmlns: NS.VCARD }));
     }
     if (!target.own) {
       throw new StanzaError("auth", "forbidden", { text: "Only its owner may set a vCard" });

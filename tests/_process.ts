@@ -27,7 +27,9 @@ export async function verona(
 /** A server process started with `verona start`, listening on a port it picked. */
 export interface ServerProcess {
   port: number;
+  pid: number;
   stdout: () => string;
+  stderr: () => string;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
 }
@@ -86,7 +88,9 @@ export async function startServerProcess(
   const rest = readRest();
   return {
     port,
+    pid: child.pid,
     stdout: () => stdout,
+    stderr: () => stderr,
     async stop(signal: Deno.Signal = "SIGTERM") {
       child.kill(signal);
       const status = await child.status;

@@ -1,6 +1,7 @@
 // A raw XMPP connection for tests that must send what no well-behaved client would.
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { pauseReading, resumeReading } from "../lib/net/socket_reading.ts";
 
 /** A socket that collects everything the server sends as text. */
 export class RawClient {
@@ -91,6 +92,54 @@ export class RawClient {
     this.#listen(secure);
     this.send(openStream(domain));
     await this.waitFor("</stream:features>");
+  }
+
+  /** Logs in with SASL PLAIN (after `startTls`), restarts the stream and binds `resource`. */
+  async login(username: string, password: string, resource = "raw"): Promise<void> {
+    this.send(
+      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${
+        btoa(`\0${username}\0${password}`)
+      }</auth>`,
+    );
+    await this.waitFor("<success");
+    this.#received = "";
+    this.send(openStream());
+    await this.waitFor("</stream:features>");
+    this.send(
+      `<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>` +
+        `<resource>${resource}</resource></bind></iq>`,
+    );
+    await this.waitFor("</iq>");
+    this.#received = "";
+  }
+
+  /** Forgets what was received so far. */
+  discard(): void {
+    this.#received = "";
+  }
+
+  /** Sends, then resolves once the socket has taken it (waits for 'drain' when it is full). */
+  sendPaced(text: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("connection closed"));
+    if (this.#socket.write(text)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#socket.off("drain", done);
+        this.#socket.off("close", done);
+        resolve();
+      };
+      this.#socket.once("drain", done);
+      this.#socket.once("close", done);
+    });
+  }
+
+  /** Stops reading from the socket (the server's writes then pile up), or reads again. */
+  pause(): void {
+    pauseReading(this.#socket);
+  }
+
+  resume(): void {
+    resumeReading(this.#socket);
   }
 
   close(): void {

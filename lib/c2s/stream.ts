@@ -24,6 +24,9 @@ export interface C2sLimits {
   authFailureDelayMs: number;
   /** Time allowed from connect to a bound resource. */
   negotiationTimeoutMs: number;
+  /** Input rate once authenticated: bytes per second, and burst. */
+  c2sRateBytes: number;
+  c2sBurstBytes: number;
 }
 
 /** What a c2s stream needs from the server. */
@@ -88,6 +91,11 @@ export class C2sStream implements BoundSession {
     transport.start({
       data: (bytes) => this.#parser.write(bytes),
       closed: () => this.#ended || this.#end(),
+      overflow: (queued) =>
+        this.closeWithError(
+          "policy-violation",
+          `${queued} bytes wait for a client that does not read`,
+        ),
     });
   }
 
@@ -138,8 +146,13 @@ export class C2sStream implements BoundSession {
     this.closeWithError(condition, text);
   }
 
-  #streamOpened(name: string, ns: string, attrs: Record<string, string>): void {
+  /** After `<proceed/>` and SASL success the client opens a new stream, and so do we. */
+  #expectNewStream(): void {
+    this.#parser.reset();
     this.#headerSent = false;
+  }
+
+  #streamOpened(name: string, ns: string, attrs: Record<string, string>): void {
     if (name !== "stream" || ns !== NS.STREAMS) {
       return this.closeWithError("invalid-namespace", "Expected a stream in the streams namespace");
     }
@@ -280,7 +293,9 @@ export class C2sStream implements BoundSession {
     if (this.#transport.encrypted) {
       return this.closeWithError("policy-violation", "TLS is already active");
     }
-    this.#parser.reset();
+    // The old stream ends here: the client's new header may arrive before the handshake's
+    // promise settles, and the header we answer it with must be the only one.
+    this.#expectNewStream();
     try {
       await this.#transport.startTls(
         el("proceed", { xmlns: NS.TLS }).toString(),
@@ -289,9 +304,7 @@ export class C2sStream implements BoundSession {
     } catch (error) {
       this.#log(`TLS handshake failed: ${error instanceof Error ? error.message : error}`);
       this.#transport.destroy();
-      return;
     }
-    this.#headerSent = false;
   }
 
   #saslElement(stanza: Element): void | Promise<void> {
@@ -342,7 +355,9 @@ export class C2sStream implements BoundSession {
     }
     this.#username = step.username;
     this.#phase = "authenticated";
-    this.#parser.reset();
+    this.#expectNewStream();
+    const { c2sRateBytes, c2sBurstBytes } = this.#options.limits;
+    this.#transport.setInputRate({ perSecond: c2sRateBytes, burst: c2sBurstBytes });
     this.#transport.write(
       el("success", { xmlns: NS.SASL }, step.data ? encodeBase64(step.data) : undefined).toString(),
     );

@@ -18,6 +18,16 @@ export interface Limits {
   authFailureDelayMs: number;
   /** Time a client has from connecting to binding a resource, in milliseconds. */
   negotiationTimeoutMs: number;
+  /** Bytes that may wait for a client that does not read before its stream is closed. */
+  maxSendQueueBytes: number;
+  /** Bytes per second a client may send before it authenticates (then it is read slower). */
+  preauthRateBytes: number;
+  /** Bytes a client may send at once before it authenticates, above the rate. */
+  preauthBurstBytes: number;
+  /** Bytes per second an authenticated client may send (then it is read slower). */
+  c2sRateBytes: number;
+  /** Bytes an authenticated client may send at once, above the rate. */
+  c2sBurstBytes: number;
 }
 
 /** TLS settings for client connections (RFC 6120 §5). */
@@ -225,6 +235,11 @@ const LIMIT_KEYS: Record<string, { field: keyof Limits; min: number; max: number
   auth_attempts: { field: "authAttempts", min: 1, max: 100 },
   auth_failure_delay_ms: { field: "authFailureDelayMs", min: 0, max: 60_000 },
   negotiation_timeout_ms: { field: "negotiationTimeoutMs", min: 100, max: 3_600_000 },
+  max_send_queue_bytes: { field: "maxSendQueueBytes", min: 65_536, max: 2 ** 40 },
+  preauth_rate_bytes: { field: "preauthRateBytes", min: 1024, max: 2 ** 40 },
+  preauth_burst_bytes: { field: "preauthBurstBytes", min: 4096, max: 2 ** 40 },
+  c2s_rate_bytes: { field: "c2sRateBytes", min: 1024, max: 2 ** 40 },
+  c2s_burst_bytes: { field: "c2sBurstBytes", min: 4096, max: 2 ** 40 },
 };
 
 /** Default resource limits. */
@@ -236,6 +251,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   authAttempts: 3,
   authFailureDelayMs: 500,
   negotiationTimeoutMs: 60_000,
+  maxSendQueueBytes: 2 * 1024 * 1024,
+  preauthRateBytes: 10 * 1024,
+  preauthBurstBytes: 64 * 1024,
+  c2sRateBytes: 64 * 1024,
+  c2sBurstBytes: 512 * 1024,
 };
 
 /** Default number of messages kept per offline user. */

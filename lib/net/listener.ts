@@ -4,13 +4,15 @@
 // uncounted when its Transport reports it released, which the transport does
 // exactly once whatever ends the connection.
 import { createServer, type Server, type Socket } from "node:net";
-import { Transport } from "./transport.ts";
+import { Transport, type TransportLimits } from "./transport.ts";
 
 export interface ListenerOptions {
   hostname: string;
   port: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
+  /** Bounds of each accepted connection (input shaping, send queue). */
+  transportLimits: TransportLimits;
   /** Takes over an accepted connection. */
   accept(transport: Transport): void;
   /** Called when a connection is refused by a limit. */
@@ -79,7 +81,7 @@ export class Listener {
       return;
     }
     this.#perIp.set(ip, fromIp + 1);
-    const transport: Transport = new Transport(socket, () => {
+    const transport: Transport = new Transport(socket, options.transportLimits, () => {
       this.#open.delete(transport);
       const left = (this.#perIp.get(ip) ?? 1) - 1;
       if (left === 0) this.#perIp.delete(ip);

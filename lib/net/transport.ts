@@ -10,8 +10,16 @@
 // reported once to the stream and `released` once to the listener, and the
 // socket is destroyed at most `LINGER_MS` later. No other code touches the
 // sockets' listeners, so nothing can detach that accounting.
+//
+// Both directions are bounded. Input is shaped by a token bucket in bytes: past
+// it, the socket is paused (TCP then pushes back on the sender) until the debt
+// is paid, so a flooding client slows only itself. Output that the peer does not
+// read queues up to `maxSendQueueBytes`; past that the stream is told (`overflow`)
+// and closes the connection, so a stuck reader costs bounded memory.
 import type { Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
+import { pauseReading, resumeReading } from "./socket_reading.ts";
+import { type Rate, TokenBucket } from "./token_bucket.ts";
 
 /** How long a closing socket may wait for the peer's side before it is destroyed. */
 const LINGER_MS = 2000;
@@ -21,7 +29,23 @@ export interface TransportHandlers {
   data(bytes: Uint8Array): void;
   /** The peer went away or the socket failed; called once. */
   closed(error?: Error): void;
+  /** More than `maxSendQueueBytes` wait for a peer that does not read. */
+  overflow(queuedBytes: number): void;
 }
+
+/** Bounds of one connection. */
+export interface TransportLimits {
+  /** Bytes that may wait unsent for the peer before `overflow` is reported. */
+  maxSendQueueBytes: number;
+  /** Bytes the peer may send, per second and in a burst (changed with `setInputRate`). */
+  inputRate: Rate;
+}
+
+/** Generous bounds for connections made without limits of their own (tests, tools). */
+export const UNLIMITED: TransportLimits = {
+  maxSendQueueBytes: Number.MAX_SAFE_INTEGER,
+  inputRate: { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER },
+};
 
 /** One client connection, plain or encrypted. */
 export class Transport {
@@ -34,16 +58,25 @@ export class Transport {
   #closed = false;
   #encrypted = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  #onData = (chunk: Uint8Array) => this.#handlers?.data(chunk);
+  #maxSendQueueBytes: number;
+  #input: TokenBucket;
+  #throttled: ReturnType<typeof setTimeout> | undefined;
+  #overflowed = false;
+  #onData = (chunk: Uint8Array) => {
+    this.#handlers?.data(chunk);
+    this.#shape(chunk.length);
+  };
 
   /**
    * Takes over `socket`. `released` is called exactly once, when the socket is gone
    * (closed by either side, failed, or destroyed).
    */
-  constructor(socket: Socket, released?: () => void) {
+  constructor(socket: Socket, limits: TransportLimits = UNLIMITED, released?: () => void) {
     this.#plain = socket;
     this.#socket = socket;
     this.#released = released;
+    this.#maxSendQueueBytes = limits.maxSendQueueBytes;
+    this.#input = new TokenBucket(limits.inputRate);
     this.remoteAddress = socket.remoteAddress ?? "unknown";
     socket.setNoDelay(true);
     // These stay for the whole connection, through STARTTLS: the plain socket is
@@ -61,6 +94,22 @@ export class Transport {
   /** True once the connection is gone. */
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Bytes written but not yet taken by the peer (kernel buffers aside): what waits in the TLS
+   * layer, and the ciphertext that waits in the plain socket under it.
+   */
+  get queuedBytes(): number {
+    const socket = this.#socket;
+    return socket === this.#plain
+      ? socket.writableLength
+      : socket.writableLength + this.#plain.writableLength;
+  }
+
+  /** Starts the input shaper again at another rate, e.g. once the peer has authenticated. */
+  setInputRate(rate: Rate): void {
+    this.#input.setRate(rate);
   }
 
   /** Starts reading and reporting to `handlers`. */
@@ -85,6 +134,10 @@ export class Transport {
       });
     }
     this.#socket.write(text);
+    if (!this.#overflowed && this.queuedBytes > this.#maxSendQueueBytes) {
+      this.#overflowed = true;
+      this.#handlers?.overflow(this.queuedBytes);
+    }
   }
 
   /**
@@ -134,6 +187,18 @@ export class Transport {
     this.#finish();
   }
 
+  /** Pauses reading while the peer is over its input rate (TCP pushes back on it). */
+  #shape(bytes: number): void {
+    const waitMs = this.#input.take(bytes);
+    if (waitMs === 0 || this.#throttled !== undefined || this.#closed) return;
+    const socket = this.#socket;
+    pauseReading(socket);
+    this.#throttled = setTimeout(() => {
+      this.#throttled = undefined;
+      if (!this.#closed && this.#socket === socket) resumeReading(socket);
+    }, waitMs);
+  }
+
   /** Drops the connection at once. */
   destroy(): void {
     this.#finish();
@@ -165,6 +230,7 @@ export class Transport {
   #release(): void {
     this.#finish();
     clearTimeout(this.#lingerTimer);
+    clearTimeout(this.#throttled);
     const released = this.#released;
     this.#released = undefined;
     released?.();

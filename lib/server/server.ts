@@ -160,6 +160,13 @@ export class Server {
         port: config.port,
         maxConnections: config.limits.maxConnections,
         maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+        transportLimits: {
+          maxSendQueueBytes: config.limits.maxSendQueueBytes,
+          inputRate: {
+            perSecond: config.limits.preauthRateBytes,
+            burst: config.limits.preauthBurstBytes,
+          },
+        },
         refused: (address, reason) => log(`refused connection from ${address}: ${reason}`),
         accept: (transport) => {
           streams.add(new C2sStream(transport, c2sOptions));

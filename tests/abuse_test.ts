@@ -1,0 +1,219 @@
+// One misbehaving client never slows or endangers the others, against a real server process:
+// a flooding client is read at its rate limit while another client's pings stay fast, and a
+// room occupant that stops reading is cut off at its send-queue bound while the room goes on.
+import { strict as assert } from "node:assert";
+import { join } from "node:path";
+import { ReplayClient } from "../lib/replay/client.ts";
+import { addUsers, login } from "./_clients.ts";
+import { type ServerProcess, startServerProcess } from "./_process.ts";
+import { RawClient } from "./_raw_client.ts";
+
+const USERS: [string, string][] = [
+  ["flooder@localhost", "flood-pass"],
+  ["target@localhost", "target-pass"],
+  ["victim@localhost", "victim-pass"],
+];
+
+async function withServer(
+  toml: string,
+  run: (server: ServerProcess) => Promise<void>,
+): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-abuse-" });
+  try {
+    const config = join(dataDir, "verona.toml");
+    await Deno.writeTextFile(config, toml);
+    await addUsers(USERS, ["--data", dataDir]);
+    const server = await startServerProcess(["--data", dataDir, "--config", config]);
+    try {
+      await run(server);
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Pings the server every `everyMs` until `until` resolves; returns the round trips in ms. */
+async function pingWhile(
+  client: ReplayClient,
+  everyMs: number,
+  until: Promise<unknown>,
+): Promise<number[]> {
+  let done = false;
+  until.finally(() => done = true);
+  const times: number[] = [];
+  for (let i = 0; !done; i++) {
+    const t0 = performance.now();
+    client.send(`<iq type='get' id='ping${i}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await client.waitForStanza({
+      match: (s) => s.name === "iq" && s.attrs.id === `ping${i}`,
+      timeoutMs: 5000,
+    });
+    times.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return times;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+    stdout: "piped",
+  })
+    .output();
+  return Number(new TextDecoder().decode(stdout).match(/^VmRSS:\s+(\d+)/m)?.[1] ?? NaN);
+}
+
+Deno.test("a flooding client is read at its rate limit; another client's pings stay fast", async () => {
+  const rate = 32 * 1024;
+  const burst = 64 * 1024;
+  await withServer(
+    `[limits]\nc2s_rate_bytes = ${rate}\nc2s_burst_bytes = ${burst}\n`,
+    async (server) => {
+      const target = await RawClient.connect(server.port);
+      await target.startTls();
+      await target.login("target", "target-pass", "t");
+      const victim = await login(server.port, "victim@localhost", "victim-pass");
+      const flooder = await RawClient.connect(server.port);
+      await flooder.startTls();
+      await flooder.login("flooder", "flood-pass", "f");
+
+      const message = `<message to='target@localhost/t' type='chat'><body>${
+        "x".repeat(100)
+      }</body></message>`;
+      const floodMs = 3000;
+      const rssBefore = await rssKiB(server.pid);
+      const flood = (async () => {
+        let sent = 0;
+        const end = performance.now() + floodMs;
+        // Written as fast as the server takes it, for floodMs of wall time.
+        while (performance.now() < end && !flooder.closed) {
+          const taken = await Promise.race([
+            flooder.sendPaced(message.repeat(50)).then(() => true),
+            new Promise<false>((resolve) =>
+              setTimeout(() => resolve(false), end - performance.now())
+            ),
+          ]);
+          sent += 50;
+          if (!taken) break;
+        }
+        return sent;
+      })();
+      const pings = await pingWhile(victim, 50, flood);
+      const sent = await flood;
+      const rssDuring = await rssKiB(server.pid);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const delivered = target.text.split("<message").length - 1;
+      // The burst, the rate, and one read of up to 64 KiB taken before the bucket is charged.
+      const ceiling = Math.ceil(
+        (burst + rate * (floodMs + 500) / 1000 + 64 * 1024) / message.length,
+      );
+      console.log(
+        `flood: ${sent} messages written by the flooder in ${floodMs} ms, ${delivered} read ` +
+          `and delivered (ceiling at the limit ${ceiling}); victim ping p50 ` +
+          `${percentile(pings, 0.5).toFixed(1)} ms, p99 ${percentile(pings, 0.99).toFixed(1)} ms ` +
+          `over ${pings.length} pings; server RSS ${rssBefore} -> ${rssDuring} KiB`,
+      );
+      assert.ok(delivered > 0, "the flooder is slowed, not cut off");
+      assert.ok(delivered <= ceiling, `read past the rate limit: ${delivered} > ${ceiling}`);
+      assert.ok(sent > delivered, "TCP pushed back: the flooder wrote more than was read");
+      // The goal is 20 ms on an idle machine; the bound leaves room for a loaded CI core.
+      assert.ok(percentile(pings, 0.99) < 100, `victim p99 ${percentile(pings, 0.99)} ms`);
+      assert.ok(rssDuring - rssBefore < 64 * 1024, "the flood is not buffered in the server");
+      await victim.disconnect();
+      flooder.close();
+      target.close();
+    },
+  );
+});
+
+Deno.test("an occupant that stops reading is cut off at the send-queue bound; the room goes on", async () => {
+  const maxQueue = 256 * 1024;
+  // The speaker is not rate limited here: the point is the stuck reader.
+  const limits = `max_send_queue_bytes = ${maxQueue}\nc2s_rate_bytes = 100000000\n` +
+    `c2s_burst_bytes = 100000000\n`;
+  await withServer(`[limits]\n${limits}`, async (server) => {
+    const room = "busy@conference.localhost";
+    const speaker = await login(server.port, "victim@localhost", "victim-pass");
+    speaker.send(
+      `<presence to='${room}/speaker'><x xmlns='http://jabber.org/protocol/muc'/></presence>`,
+    );
+    await speaker.waitForStanza({
+      match: (s) => s.name === "presence" && s.attrs.from === `${room}/speaker`,
+    });
+    speaker.send(
+      `<iq type='set' id='unlock' to='${room}'><query xmlns='http://jabber.org/protocol/muc#owner'>` +
+        `<x xmlns='jabber:x:data' type='submit'/></query></iq>`,
+    );
+    await speaker.waitForStanza({ match: (s) => s.attrs.id === "unlock" });
+    const listener = await login(server.port, "target@localhost", "target-pass");
+    listener.send(
+      `<presence to='${room}/listener'><x xmlns='http://jabber.org/protocol/muc'/></presence>`,
+    );
+    await listener.waitForStanza({
+      match: (s) => s.name === "presence" && s.attrs.from === `${room}/listener`,
+    });
+
+    const stuck = await RawClient.connect(server.port);
+    await stuck.startTls();
+    await stuck.login("flooder", "flood-pass", "stuck");
+    stuck.send(
+      `<presence to='${room}/stuck'><x xmlns='http://jabber.org/protocol/muc'/></presence>`,
+    );
+    await stuck.waitFor(`from='${room}/stuck'`);
+    stuck.pause(); // reads nothing more: the server's writes to it pile up
+
+    const body = "y".repeat(2000);
+    const rssBefore = await rssKiB(server.pid);
+    const latencies: number[] = [];
+    let stuckGone = false;
+    // Kernel socket buffers on loopback take a few MB before the server's own queue grows.
+    for (let i = 0; i < 6000 && !stuckGone; i++) {
+      const t0 = performance.now();
+      speaker.send(
+        `<message to='${room}' type='groupchat' id='m${i}'><body>${i} ${body}</body></message>`,
+      );
+      await listener.waitForStanza({
+        match: (s) => s.name === "message" && s.attrs.id === `m${i}`,
+        timeoutMs: 5000,
+      });
+      latencies.push(performance.now() - t0);
+      // The others hear the stuck occupant leave when its stream is closed.
+      stuckGone = await listener.waitForStanza({
+        match: (s) =>
+          s.name === "presence" && s.attrs.from === `${room}/stuck` &&
+          s.attrs.type === "unavailable",
+        timeoutMs: 1,
+      }).then(() => true, () => false);
+    }
+    const rssAfter = await rssKiB(server.pid);
+    console.log(
+      `slow consumer: cut off after ${latencies.length} messages of 2 KB ` +
+        `(bound ${maxQueue} bytes); listener latency p50 ${
+          percentile(latencies, 0.5).toFixed(1)
+        } ` +
+        `ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms; server RSS ${rssBefore} -> ` +
+        `${rssAfter} KiB`,
+    );
+    assert.ok(stuckGone, "the stuck occupant was removed from the room");
+    assert.match(
+      server.stderr(),
+      /policy-violation: \d+ bytes wait for a client that does not read/,
+    );
+    assert.ok(rssAfter - rssBefore < 64 * 1024, "the stuck occupant cost bounded memory");
+    // The room keeps going for the others.
+    speaker.send(
+      `<message to='${room}' type='groupchat' id='after'><body>still here</body></message>`,
+    );
+    await listener.waitForStanza({ match: (s) => s.attrs.id === "after", timeoutMs: 5000 });
+    stuck.close();
+    await speaker.disconnect();
+    await listener.disconnect();
+  });
+});

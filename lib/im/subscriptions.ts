@@ -167,7 +167,13 @@ export class Subscriptions {
     this.#apply(username, contact, before, next);
     if (autoReply) {
       send(this.#router, el("presence", { from: user, to: contact, type: "subscribed" }));
-      if (!before.from) sendAvailable(this.#router, user, contact);
+      // The requester evidently lost track: its current presence too, or that it is offline
+      // (as Prosody does; §3.1.3 asks only for "subscribed").
+      const available = this.#router.sessionsOf(user).some((session) => session.presence);
+      if (available) sendAvailable(this.#router, user, contact);
+      else if (before.from) {
+        send(this.#router, el("presence", { from: user, to: contact, type: "unavailable" }));
+      }
     }
     // §3.3.3: a contact that unsubscribes no longer sees the user as available.
     if (before.from && !next.from) sendUnavailable(this.#router, user, contact);

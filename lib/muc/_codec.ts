@@ -62,6 +62,11 @@ export interface ItemExtra {
   nick?: string;
   /** Nickname of the moderator or admin who made the change. */
   actor?: string;
+  /**
+   * That moderator's or admin's real full JID: shown only to those who may see real JIDs, never in
+   * the self-presence of the occupant acted on (as Prosody).
+   */
+  actorJid?: string;
   reason?: string;
 }
 
@@ -75,7 +80,7 @@ export function mucItem(
   return el(
     "item",
     { jid, affiliation, role, nick: extra.nick },
-    extra.actor !== undefined && el("actor", { nick: extra.actor }),
+    extra.actor !== undefined && el("actor", { jid: jid && extra.actorJid, nick: extra.actor }),
     extra.reason !== undefined && el("reason", {}, extra.reason),
   );
 }

@@ -35,13 +35,16 @@ export function adminFeature(hooks: MucHooks): void {
     // Every item is checked before any is applied, so a refused request changes nothing.
     const changes = items.map((item) => check(room, origin, item));
     const actor = room.occupantBySession(origin.full)?.nick;
+    // The actor's real JID goes only to those who may see real JIDs (room.ts decides).
+    const actorJid = actor === undefined ? undefined : origin.full;
     for (const change of changes) {
       if (change.kind === "role") {
         if (room.occupant(change.occupant.nick) !== change.occupant) continue; // already gone
-        room.changeRole(change.occupant, change.role, { actor, reason: change.reason });
+        room.changeRole(change.occupant, change.role, { actor, actorJid, reason: change.reason });
       } else if (room.affiliationRecord(change.jid)?.affiliation !== change.affiliation) {
         room.changeAffiliation(change.jid, change.affiliation, {
           actor,
+          actorJid,
           reason: change.reason,
           nick: change.nick,
         });
@@ -157,12 +160,13 @@ function checkRole(room: Room, origin: Jid, target: Occupant, role: Role): void 
   if (actor === undefined || actor.role !== "moderator") {
     throw notAllowed("Only moderators may change roles");
   }
-  const targetAffiliation = room.affiliationOf(target.bareJid);
-  if (targetAffiliation === "owner" || targetAffiliation === "admin") {
-    throw notAllowed("The roles of owners and admins cannot be changed");
+  // §8.2: nobody acts on an occupant of higher affiliation (a member on an admin, an admin on an
+  // owner); equals may, as may an owner on itself (kicking oneself is allowed, as in Prosody).
+  const mine = room.affiliationOf(origin.bare);
+  if (AFFILIATION_RANK[mine] < AFFILIATION_RANK[room.affiliationOf(target.bareJid)]) {
+    throw notAllowed("You may not change the role of someone with a higher affiliation");
   }
   if (target.role === "moderator" || role === "moderator") {
-    const mine = room.affiliationOf(origin.bare);
     if (mine !== "owner" && mine !== "admin") {
       throw notAllowed("Only owners and admins may grant or revoke moderator status");
     }

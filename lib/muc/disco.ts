@@ -43,7 +43,13 @@ export function roomDiscoFeature(hooks: MucHooks): void {
       return;
     }
     if (query.attrs.node !== undefined) throw new StanzaError("cancel", "item-not-found");
-    const features = new Set<string>([NS.MUC]);
+    // muc#stable_id: the room keeps the ids of the messages it passes on; self-ping-optimization:
+    // a ping to one's own occupant JID is answered by the room (XEP-0410 §3), as service.ts does.
+    const features = new Set<string>([
+      NS.MUC,
+      `${NS.MUC}#stable_id`,
+      `${NS.MUC}#self-ping-optimization`,
+    ]);
     const fields: FormField[] = [];
     hooks.fireContribute("disco-info", { room, origin, features, fields });
     const info = buildForm({

@@ -1,7 +1,7 @@
 // Messages to the room that are not groupchat: mediated invitations and their declines.
 // XEP-0045 §7.8.2 (mediated invitation), §7.8.2 example 59 (decline). Direct invitations (XEP-0249)
 // go from user to user and never pass through here.
-import { el, type Element } from "../xml/element.ts";
+import { type Attrs, el, Element, type XmlNode } from "../xml/element.ts";
 import { type Jid, tryParseJid } from "../jid/jid.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
@@ -23,7 +23,7 @@ export async function handleMediatedMessage(
     return;
   }
   const decline = x?.getChild("decline");
-  if (decline !== undefined) return forwardDecline(room, origin, decline);
+  if (decline !== undefined) return forwardDecline(room, stanza, origin, decline);
   throw new StanzaError("modify", "bad-request", {
     text: "Messages to the room must be of type groupchat, invitations or declines",
   });
@@ -54,17 +54,23 @@ async function mediatedInvite(
     throw new StanzaError("modify", "jid-malformed", { text: "The invitee's address is invalid" });
   }
   const reason = invite.getChildText("reason");
+  const occupant = room.occupantBySession(origin.full);
+  // §7.8.2 lets the room name the inviter by bare, full or occupant JID. In a semi-anonymous room
+  // the occupant JID, so that the invitation does not reveal what the room hides (as Prosody).
+  const inviter = occupant !== undefined && room.config.whois !== "anyone"
+    ? occupant.jid
+    : origin.full;
   const x = el(
     "x",
     { xmlns: NS.MUC_USER },
-    el("invite", { from: origin.full }, reason !== undefined && el("reason", {}, reason)),
+    el("invite", { from: inviter }, reason !== undefined && el("reason", {}, reason)),
   );
   const event: InviteEvent = {
     room,
     stanza,
     origin,
     affiliation: room.affiliationOf(origin.bare),
-    occupant: room.occupantBySession(origin.full),
+    occupant,
     invitee,
     reason,
     x,
@@ -72,37 +78,51 @@ async function mediatedInvite(
   const veto = await hooks.fireVeto("pre-invite", event);
   if (veto !== undefined) throw veto;
   hooks.fireContribute("invite", event);
-  const text = `${origin.bare} invited you to the room ${room.jid}` +
-    (reason ? ` (${reason})` : "");
-  room.send(
-    el(
-      "message",
-      { from: room.jid, to: "" },
-      x,
-      // COMPAT(older clients, as Prosody): the jabber:x:conference form too, and a body.
-      el("x", { xmlns: NS.CONFERENCE, jid: room.jid }, reason),
-      el("body", {}, text),
-    ),
-    invitee.full,
+  // The invitation is the inviter's message, passed on: its id (§7.8.2 example) and whatever else
+  // it carries stay; only the muc#user payload is the room's own.
+  const children: XmlNode[] = stanza.elements().filter((child) =>
+    !(child.name === "x" && (child.attrs.xmlns === NS.MUC_USER || child.attrs.xmlns === NS.MUC))
   );
+  children.push(
+    x,
+    // COMPAT(older clients, as Prosody): the jabber:x:conference form too, and a body.
+    el("x", { xmlns: NS.CONFERENCE, jid: room.jid }, reason),
+  );
+  if (stanza.getChild("body") === undefined) {
+    const text = `${inviter} invited you to the room ${room.jid}` + (reason ? ` (${reason})` : "");
+    children.push(el("body", {}, text));
+  }
+  const attrs: Attrs = { from: room.jid, to: "" };
+  if (stanza.attrs.id !== undefined) attrs.id = stanza.attrs.id;
+  room.send(new Element("message", attrs, children), invitee.full);
 }
 
-function forwardDecline(room: Room, origin: Jid, decline: Element): void {
+function forwardDecline(room: Room, stanza: Element, origin: Jid, decline: Element): void {
   const inviter = tryParseJid(decline.attrs.to);
   if (inviter === null) {
     throw new StanzaError("modify", "jid-malformed", { text: "The inviter's address is invalid" });
   }
   const reason = decline.getChildText("reason");
-  room.send(
+  const attrs: Attrs = { from: room.jid, to: "" };
+  if (stanza.attrs.id !== undefined) attrs.id = stanza.attrs.id;
+  const message = el(
+    "message",
+    attrs,
     el(
-      "message",
-      { from: room.jid, to: "" },
-      el(
-        "x",
-        { xmlns: NS.MUC_USER },
-        el("decline", { from: origin.bare }, reason !== undefined && el("reason", {}, reason)),
-      ),
+      "x",
+      { xmlns: NS.MUC_USER },
+      el("decline", { from: origin.bare }, reason !== undefined && el("reason", {}, reason)),
     ),
-    inviter.full,
   );
+  // An invitation from a semi-anonymous room named the inviter by occupant JID: the decline goes
+  // to that occupant's sessions.
+  if (inviter.bare === room.jid) {
+    const occupant = room.occupant(inviter.resource);
+    if (occupant === undefined) {
+      throw new StanzaError("cancel", "item-not-found", { text: "The inviter has left the room" });
+    }
+    for (const session of occupant.sessions.keys()) room.send(message, session);
+    return;
+  }
+  room.send(message, inviter.full);
 }

@@ -7,6 +7,7 @@ import { StanzaError } from "../stanza/stanza_error.ts";
 import { readFormOrBadRequest } from "../forms/data_form.ts";
 import type { MucHooks } from "./hooks.ts";
 import type { Room } from "./room.ts";
+import type { RoomConfig } from "./room_config.ts";
 import { buildConfigForm, readConfigSubmission } from "./config_form.ts";
 
 /** The configuration form: get it, submit it, or cancel it. Core: always installed. */
@@ -60,13 +61,20 @@ export function ownerFeature(hooks: MucHooks): void {
     if (room.removed) throw new StanzaError("cancel", "item-not-found", { text: "Room is gone" });
     const changed = room.updateConfig(patch);
     reply();
-    const statuses = new Set<number>(changed.length > 0 ? [104] : []);
+    // §10.2.1: a privacy-related change has its own code (172/173, added by its feature); 104 is
+    // for "any other configuration change".
+    const other = changed.some((key) => !PRIVACY_KEYS.includes(key));
+    const statuses = new Set<number>(other ? [104] : []);
     hooks.fireContribute("config-status", { room, changed, statuses });
-    if (statuses.size > 0) room.broadcastStatus(...statuses);
+    // Consequences first (e.g. non-members removed with 322, §10.2): the codes go to those who stay.
     hooks.fireNotify("config-changed", { room, origin, changed });
+    if (statuses.size > 0) room.broadcastStatus(...statuses);
     room.removeIfUnused(); // e.g. an empty room an admin just made temporary
   });
 }
+
+/** Options whose change is announced by a status code of its own instead of 104 (§10.2.1). */
+const PRIVACY_KEYS: readonly (keyof RoomConfig)[] = ["whois"];
 
 function requireOwner(room: Room, origin: Jid): void {
   if (room.affiliationOf(origin.bare) !== "owner") {

@@ -88,6 +88,7 @@ export class Room {
   #config: RoomConfig;
   #locked: boolean;
   #removed = false;
+  #destruction: { reason?: string; alternate?: string } | undefined;
   #subject: string | null;
   #subjectFrom: string | null;
   readonly #affiliations = new Map<string, AffiliationRecord>();
@@ -136,6 +137,11 @@ export class Room {
   /** True until the owner first submits the configuration form. */
   get locked(): boolean {
     return this.#locked;
+  }
+
+  /** How the room was destroyed (§10.9), once its owner has destroyed it. */
+  get destruction(): Readonly<{ reason?: string; alternate?: string }> | undefined {
+    return this.#destruction;
   }
 
   /** True once the room has been unregistered from its service. */
@@ -239,7 +245,7 @@ export class Room {
   changeAffiliation(
     bareJid: string,
     affiliation: Affiliation,
-    options: { actor?: string; reason?: string; nick?: string } = {},
+    options: { actor?: string; actorJid?: string; reason?: string; nick?: string } = {},
   ): void {
     const before = this.#affiliations.get(bareJid);
     const previous: Affiliation = before?.affiliation ?? "none";
@@ -249,7 +255,11 @@ export class Room {
     const effective = this.affiliationOf(bareJid);
     const role = this.#decideRole(bareJid, effective);
     const downgrade = AFFILIATION_RANK[previous] > AFFILIATION_RANK[affiliation];
-    const extra: ItemExtra = { actor: options.actor, reason: options.reason };
+    const extra: ItemExtra = {
+      actor: options.actor,
+      actorJid: options.actorJid,
+      reason: options.reason,
+    };
     let present = false;
     for (const occupant of [...this.#byNick.values()]) {
       if (occupant.bareJid !== bareJid) continue;
@@ -483,7 +493,7 @@ export class Room {
 
   /**
    * A session's client answered with an error (presence or message of type error): it is taken
-   * out, and the others see why (Prosody's "kickable" errors: statuses 307 and 333).
+   * out, and the others see why: status 333 alone (XEP-0045 §11.1 advises against adding 307).
    */
   kickForError(stanza: Element, origin: Jid): void {
     const occupant = this.#bySession.get(origin.full);
@@ -494,12 +504,13 @@ export class Room {
       const condition = error?.elements().find((child) => child.attrs.xmlns === NS.STANZA_ERRORS);
       text = `Kicked: ${condition?.name.replaceAll("-", " ") ?? "presence error"}`;
     }
-    this.removeOccupant(occupant, { statuses: [307, 333], text, sessions: [origin.full] });
+    this.removeOccupant(occupant, { statuses: [333], text, sessions: [origin.full] });
   }
 
   /**
    * A presence probe to an occupant JID (XEP-0045 §7.2, Prosody): answered with the occupant's
-   * current presence, or for a member with that reserved nick who is away, unavailable presence.
+   * current presence, or for a member with that reserved nick who is away, unavailable presence;
+   * any other nickname, nothing.
    */
   probe(origin: Jid, nick: string): void {
     const prober = this.#bySession.get(origin.full);
@@ -515,9 +526,9 @@ export class Room {
       return;
     }
     const member = this.reservedBy(nick);
-    if (member === undefined) {
-      throw new StanzaError("cancel", "item-not-found", { text: "No occupant has that nickname" });
-    }
+    // A probe of a nickname nobody holds or reserved goes unanswered (as Prosody): an error would
+    // only tell the prober what a silence tells it too.
+    if (member === undefined) return;
     const item = mucItem(this.affiliationOf(member), "none", withJid ? member : undefined);
     this.#send(
       new Element("presence", { from: `${this.jid}/${nick}`, to: "", type: "unavailable" }, [
@@ -560,20 +571,25 @@ export class Room {
 
   /**
    * A groupchat message from an occupant (XEP-0045 §7.4): broadcast from its occupant JID. A
-   * message with `<subject/>` and no `<body/>` changes the subject (§8.1).
+   * message with `<subject/>` and neither `<body/>` nor `<thread/>` changes the subject (§8.1);
+   * it is relayed as sent, its other children included.
    */
   groupchat(stanza: Element, origin: Jid): void | Promise<void> {
     const occupant = this.#bySession.get(origin.full);
     if (occupant === undefined) {
-      throw new StanzaError("modify", "not-acceptable", {
+      throw new StanzaError("cancel", "not-acceptable", {
         text: "Only occupants may send messages to the room",
       });
     }
     if (!hasRole(occupant.role, "participant")) {
       throw new StanzaError("auth", "forbidden", { text: "Visitors may not speak in this room" });
     }
+    // §8.1: with a <body/> or a <thread/> it is a message that happens to have a subject.
     const subject = stanza.getChild("subject");
-    if (subject !== undefined && stanza.getChild("body") === undefined) {
+    if (
+      subject !== undefined && stanza.getChild("body") === undefined &&
+      stanza.getChild("thread") === undefined
+    ) {
       return this.#changeSubject(stanza, origin, occupant, subject.getText());
     }
     const message = this.#broadcastMessage(occupant.jid, stanza);
@@ -587,7 +603,7 @@ export class Room {
   async privateMessage(stanza: Element, origin: Jid, nick: string): Promise<void> {
     const sender = this.#bySession.get(origin.full);
     if (sender === undefined) {
-      throw new StanzaError("modify", "not-acceptable", {
+      throw new StanzaError("cancel", "not-acceptable", {
         text: "Only occupants may send private messages",
       });
     }
@@ -622,7 +638,7 @@ export class Room {
   forwardIq(stanza: Element, origin: Jid, nick: string): void {
     const sender = this.#bySession.get(origin.full);
     if (sender === undefined) {
-      throw new StanzaError("modify", "not-acceptable", { text: "You are not in this room" });
+      throw new StanzaError("cancel", "not-acceptable", { text: "You are not in this room" });
     }
     const target = this.#byNick.get(nick);
     if (target === undefined) {
@@ -701,11 +717,19 @@ export class Room {
       options.reason !== undefined && el("reason", {}, options.reason),
       options.password !== undefined && el("password", {}, options.password),
     );
+    this.#destruction = { reason: options.reason, alternate: options.alternate };
     const occupants = [...this.#bySession];
     this.#bySession.clear();
     this.#byNick.clear();
     for (const [sessionJid, occupant] of occupants) {
-      const x = el("x", { xmlns: NS.MUC_USER }, mucItem(occupant.affiliation, "none"), destroyed);
+      // A self-presence like any other (as Prosody): its own real JID and status 110.
+      const x = el(
+        "x",
+        { xmlns: NS.MUC_USER },
+        mucItem(occupant.affiliation, "none", sessionJid),
+        destroyed,
+        el("status", { code: 110 }),
+      );
       this.#send(
         new Element("presence", { from: occupant.jid, to: "", type: "unavailable" }, [x]),
         sessionJid,
@@ -788,7 +812,7 @@ export class Room {
     });
     if (veto !== undefined) throw veto;
     if (this.#bySession.get(origin.full) !== occupant) {
-      throw new StanzaError("modify", "not-acceptable", { text: "You left the room" });
+      throw new StanzaError("cancel", "not-acceptable", { text: "You left the room" });
     }
     this.#subject = subject === "" ? null : subject;
     this.#subjectFrom = subject === "" ? null : occupant.jid;
@@ -802,20 +826,19 @@ export class Room {
     return out;
   }
 
-  /** An affiliation change of someone not in the room, to the room and to them (§9.3, §9.4). */
+  /**
+   * An affiliation change of someone not in the room, to those occupants who may see real JIDs
+   * (XEP-0045 §10.3, §10.6, §10.7 examples: the item carries role "none"). No out-of-room message
+   * goes to the user: §18.1 makes it a MAY, and Prosody sends none.
+   */
   #announceAffiliation(bareJid: string, affiliation: Affiliation, reason?: string): void {
     const extra: ItemExtra = { reason };
-    const message = (withJid: boolean) =>
-      new Element("message", { from: this.jid, to: "" }, [
-        mucUserX(mucItem(affiliation, "none", withJid ? bareJid : undefined, extra)),
-      ]);
-    let full: Element | undefined;
+    const message = new Element("message", { from: this.jid, to: "" }, [
+      mucUserX(mucItem(affiliation, "none", bareJid, extra)),
+    ]);
     for (const [sessionJid, recipient] of this.#bySession) {
-      if (this.canSeeRealJids(recipient)) this.#send(full ??= message(true), sessionJid);
+      if (this.canSeeRealJids(recipient)) this.#send(message, sessionJid);
     }
-    const direct = message(true);
-    direct.attrs.to = bareJid;
-    this.#ctx.deliver(direct);
   }
 
   /** Every other occupant's presence, to one session of `joiner`. */
@@ -975,13 +998,11 @@ export class Room {
     const attrs: Attrs = { from: occupant.jid, to: sessionJid };
     if (options.type !== undefined) attrs.type = options.type;
     const role: Role = options.role ?? (options.type === "unavailable" ? "none" : occupant.role);
-    // XEP-0045 §7.2.3: in a semi-anonymous room a participant's own item carries no real JID
-    // either. A leaver has lost its role already: judge by the affiliation that gave it one.
-    const sees = options.type === "unavailable"
-      ? this.#config.whois === "anyone" || occupant.affiliation === "owner" ||
-        occupant.affiliation === "admin"
-      : this.canSeeRealJids(occupant);
-    const item = mucItem(occupant.affiliation, role, sees ? sessionJid : undefined, options.extra);
+    // XEP-0045 §7.2.4 hides real JIDs from non-moderators in semi-anonymous rooms only in the
+    // presence "it sends to occupants" about others; one's own JID is no secret to oneself, and
+    // clients (and Prosody) read it from the self-presence.
+    const { actorJid: _hidden, ...extra } = options.extra ?? {};
+    const item = mucItem(occupant.affiliation, role, sessionJid, extra);
     const payload = options.payload ?? occupant.sessions.get(sessionJid) ?? [];
     return new Element("presence", attrs, [...payload, mucUserX(item, [...statuses, 110])]);
   }

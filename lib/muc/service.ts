@@ -19,6 +19,7 @@ import { Room, type RoomContext } from "./room.ts";
 import { handleMediatedMessage, inviteFeature } from "./invite.ts";
 import { adminFeature } from "./admin.ts";
 import { prepNick } from "./_nick.ts";
+import { mucItem, mucUserX } from "./_codec.ts";
 import { DEFAULT_ROOM_CONFIG, type RoomConfig } from "./room_config.ts";
 import { ownerFeature } from "./owner.ts";
 import { roomDiscoFeature, serviceInfo, serviceItems } from "./disco.ts";
@@ -53,6 +54,16 @@ export interface MucServiceOptions {
 // Attempts to enter a room that is removed while the entry checks run (a temporary room emptying).
 const MAX_JOIN_ATTEMPTS = 3;
 
+// How long the address of a destroyed persistent room answers "gone" (as Prosody: 31 days).
+const TOMBSTONE_MS = 31 * 24 * 60 * 60 * 1000;
+
+/** What is left of a destroyed persistent room: why, and where its occupants went. */
+interface Tombstone {
+  reason?: string;
+  alternate?: string;
+  until: number;
+}
+
 /** A Multi-User Chat service (XEP-0045). */
 export class MucService implements Component {
   readonly domain: string;
@@ -64,6 +75,8 @@ export class MucService implements Component {
   readonly #admins: Set<string>;
   readonly #defaults: RoomConfig;
   readonly #rooms = new Map<string, Room>();
+  // Destroyed persistent rooms (kept in memory only: a restart forgets them).
+  readonly #tombstones = new Map<string, Tombstone>();
   // Real full JID → rooms it is in: a session's end can be announced once, to the service domain.
   readonly #sessions = new Map<string, Set<Room>>();
   readonly #ctx: RoomContext;
@@ -127,6 +140,7 @@ export class MucService implements Component {
     }
     const { roomJid, nick } = this.#target(stanza.attrs.to);
     if (roomJid === null) return this.#toService(stanza, from);
+    if (this.#tombstoned(stanza, from, roomJid)) return;
     switch (stanza.name) {
       case "presence":
         return await this.#presence(stanza, from, roomJid, nick);
@@ -135,6 +149,38 @@ export class MucService implements Component {
       case "iq":
         return await this.#iq(stanza, from, roomJid, nick);
     }
+  }
+
+  /**
+   * XEP-0045 §10.9 moves a destroyed room's occupants to an alternate venue; RFC 6120 §8.3.3.5
+   * gives its address the answer `gone`, with that venue as an XMPP URI and the reason as text (as
+   * Prosody does for persistent rooms). A service admin's join recreates the room. True if the
+   * stanza was answered.
+   */
+  #tombstoned(stanza: Element, from: Jid, roomJid: string): boolean {
+    const tombstone = this.#tombstones.get(roomJid);
+    if (tombstone === undefined) return false;
+    const type = stanza.attrs.type;
+    if (
+      tombstone.until < Date.now() ||
+      (stanza.name === "presence" && type === undefined && this.#admins.has(from.bare))
+    ) {
+      this.#tombstones.delete(roomJid);
+      return false;
+    }
+    if (type === "error" || type === "result") return true;
+    if (stanza.name === "presence" && type === "unavailable") return true;
+    const answer = errorReply(
+      stanza.name === "presence" ? new Element("presence", stanza.attrs) : stanza,
+      new StanzaError("cancel", "gone", { text: tombstone.reason, by: this.domain }),
+    );
+    if (answer === undefined) return true;
+    if (tombstone.alternate !== undefined) {
+      answer.getChild("error")?.getChild("gone", NS.STANZA_ERRORS)
+        ?.append(`xmpp:${tombstone.alternate}?join`);
+    }
+    this.#deliver(answer);
+    return true;
   }
 
   /** Splits `to` into the prepared room JID and nickname; null room for the service itself. */
@@ -180,9 +226,24 @@ export class MucService implements Component {
       room.updatePresence(stanza, from);
       return;
     }
-    // XEP-0045 §7.2.1 marks a join with <x xmlns=muc/>; COMPAT(Prosody): any available presence
-    // from a non-occupant joins too, for clients of the older groupchat protocol.
+    // XEP-0045 §7.2.1 marks a join with <x xmlns=muc/>. §7.2.18 (groupchat 1.0): a presence
+    // without it from a non-occupant is more likely a client that lost track of the room than an
+    // old client entering, so it RECOMMENDS an explicit kick (110, 307, 333) over joining.
+    if (stanza.getChild("x", NS.MUC) === undefined) {
+      return this.#kickNonOccupant(from, roomJid, nick, room);
+    }
     await this.#join(stanza, from, roomJid, nick);
+  }
+
+  /** §7.2.18: "You are not in the room", as an unavailable self-presence with 110, 307 and 333. */
+  #kickNonOccupant(from: Jid, roomJid: string, nick: string, room: Room | undefined): void {
+    const affiliation = room?.affiliationOf(from.bare) ?? "none";
+    const item = mucItem(affiliation, "none", undefined, { reason: "You are not in the room." });
+    this.#deliver(
+      new Element("presence", { from: `${roomJid}/${nick}`, to: from.full, type: "unavailable" }, [
+        mucUserX(item, [110, 307, 333]),
+      ]),
+    );
   }
 
   async #join(stanza: Element, from: Jid, roomJid: string, nick: string): Promise<void> {
@@ -230,7 +291,7 @@ export class MucService implements Component {
     nick: string | null,
   ): void | Promise<void> {
     const type = stanza.attrs.type ?? "normal";
-    // As Prosody: an occupant whose client bounces messages is taken out (statuses 307, 333).
+    // As Prosody: an occupant whose client bounces messages is taken out (status 333).
     if (type === "error") return this.#rooms.get(roomJid)?.kickForError(stanza, from);
     const room = this.#visibleRoom(roomJid, from);
     if (nick === null) {
@@ -290,7 +351,7 @@ export class MucService implements Component {
       // XEP-0410: a ping to one's own occupant JID tells whether one is still in the room.
       const self = room.occupantBySession(from.full);
       if (self === undefined) {
-        throw new StanzaError("modify", "not-acceptable", { text: "You are not in this room" });
+        throw new StanzaError("cancel", "not-acceptable", { text: "You are not in this room" });
       }
       if (self.nick === nick) {
         this.#deliver(reply(stanza));
@@ -342,6 +403,14 @@ export class MucService implements Component {
   #removed(room: Room): void {
     if (this.#rooms.get(room.jid) === room) this.#rooms.delete(room.jid);
     if (room.config.persistent) this.#store.remove(room.jid);
+    const destruction = room.destruction;
+    if (destruction !== undefined && room.config.persistent && !room.locked) {
+      const now = Date.now();
+      for (const [jid, { until }] of this.#tombstones) {
+        if (until < now) this.#tombstones.delete(jid);
+      }
+      this.#tombstones.set(room.jid, { ...destruction, until: now + TOMBSTONE_MS });
+    }
     this.hooks.fireNotify("room-destroyed", { room });
   }
 
@@ -381,6 +450,11 @@ export class MucService implements Component {
     });
     // A refused join is not echoed back: its payload may hold the (wrong) room password.
     const source = isPresence ? new Element("presence", stanza.attrs) : stanza;
+    // §7.2.5–§7.2.10 (Examples 26–31): a refused join's error keeps an empty <x xmlns=muc/>,
+    // by which clients (slixmpp, Poezio) tell a join error from other presence errors.
+    if (isPresence && stanza.getChild("x", NS.MUC)) {
+      source.append(new Element("x", { xmlns: NS.MUC }));
+    }
     const answer = errorReply(source, withDefaults);
     if (answer !== undefined) this.#deliver(answer);
   }

@@ -6,6 +6,7 @@ const ROMEO = "user@localhost/r1";
 const JULIET = "user2@localhost/j1";
 const NURSE = "nurse@localhost/n1";
 const ROOM = "room@conference.localhost";
+const MUC = "http://jabber.org/protocol/muc";
 const MUC_USER = "http://jabber.org/protocol/muc#user";
 const ERR = "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'";
 
@@ -50,7 +51,8 @@ Deno.test("a locked room does not exist for anyone but its owner", async () => {
   const h = new Harness();
   await h.join(ROMEO, `${ROOM}/Romeo`);
   assert.deepEqual(await h.join(JULIET, `${ROOM}/Juliet`), [
-    `<presence to='${JULIET}' from='${ROOM}/Juliet' type='error'><error type='cancel' code='404' ` +
+    `<presence to='${JULIET}' from='${ROOM}/Juliet' type='error'><x xmlns='${MUC}'/>` +
+    `<error type='cancel' code='404' ` +
     `by='${ROOM}'><item-not-found ${ERR}/></error></presence>`,
   ]);
   const [info] = await h.send(
@@ -116,7 +118,8 @@ Deno.test("the seed scenario: password set, 401 without or with a wrong one, ent
   const hash = h.service.room(ROOM)?.config.passwordHash;
   assert.ok(hash?.startsWith("pbkdf2-sha256$"));
 
-  const refused = `<presence to='${JULIET}' from='${ROOM}/Juliet' type='error'>` +
+  const refused =
+    `<presence to='${JULIET}' from='${ROOM}/Juliet' type='error'><x xmlns='${MUC}'/>` +
     `<error type='auth' code='401' by='${ROOM}'><not-authorized ${ERR}/>` +
     `<text ${ERR}>A correct password is required to enter this room</text></error></presence>`;
   assert.deepEqual(await h.join(JULIET, `${ROOM}/Juliet`), [refused]);
@@ -127,7 +130,7 @@ Deno.test("the seed scenario: password set, 401 without or with a wrong one, ent
     `<presence from='${ROOM}/Romeo' to='${JULIET}'><x xmlns='${MUC_USER}'>` +
     `<item affiliation='owner' role='moderator'/></x></presence>`,
     `<presence from='${ROOM}/Juliet' to='${JULIET}'><x xmlns='${MUC_USER}'>` +
-    `<item affiliation='none' role='participant'/><status code='110'/></x></presence>`,
+    `<item jid='${JULIET}' affiliation='none' role='participant'/><status code='110'/></x></presence>`,
     emptySubject(JULIET),
   ]);
   assert.deepEqual(to(entered, ROMEO), [
@@ -140,7 +143,7 @@ Deno.test("the seed scenario: password set, 401 without or with a wrong one, ent
     `<presence from='${ROOM}/Juliet' to='${ROMEO}' type='unavailable'><x xmlns='${MUC_USER}'>` +
     `<item jid='${JULIET}' affiliation='none' role='none'/></x></presence>`,
     `<presence from='${ROOM}/Juliet' to='${JULIET}' type='unavailable'><x xmlns='${MUC_USER}'>` +
-    `<item affiliation='none' role='none'/><status code='110'/></x></presence>`,
+    `<item jid='${JULIET}' affiliation='none' role='none'/><status code='110'/></x></presence>`,
   ]);
 
   assert.deepEqual(
@@ -376,6 +379,8 @@ Deno.test("room disco#info lists muc_* features matching the config and a roomin
   assert.deepEqual(before.identity, { category: "conference", type: "text", name: "room" });
   assert.deepEqual(before.features, [
     "http://jabber.org/protocol/muc",
+    "http://jabber.org/protocol/muc#stable_id",
+    "http://jabber.org/protocol/muc#self-ping-optimization",
     "muc_temporary",
     "muc_public",
     "muc_unsecured",
@@ -383,6 +388,7 @@ Deno.test("room disco#info lists muc_* features matching the config and a roomin
     "muc_unmoderated",
     "muc_semianonymous",
     "jabber:iq:register",
+    "http://jabber.org/protocol/muc#request",
   ]);
   assert.equal(before.fields.get("FORM_TYPE"), "http://jabber.org/protocol/muc#roominfo");
   assert.equal(before.fields.get("muc#roominfo_occupants"), "1");
@@ -403,6 +409,8 @@ Deno.test("room disco#info lists muc_* features matching the config and a roomin
   assert.equal(after.identity.name, "Balcony");
   assert.deepEqual(after.features, [
     "http://jabber.org/protocol/muc",
+    "http://jabber.org/protocol/muc#stable_id",
+    "http://jabber.org/protocol/muc#self-ping-optimization",
     "muc_persistent",
     "muc_hidden",
     "muc_passwordprotected",
@@ -410,6 +418,7 @@ Deno.test("room disco#info lists muc_* features matching the config and a roomin
     "muc_moderated",
     "muc_nonanonymous",
     "jabber:iq:register",
+    "http://jabber.org/protocol/muc#request",
   ]);
   assert.equal(after.fields.get("muc#roominfo_description"), "Above the garden");
 });
@@ -473,7 +482,7 @@ Deno.test("unknown iq payloads are service-unavailable; malformed iqs bad-reques
   const [out] = await h.send(
     `<iq from='${JULIET}' to='${ROOM}/Romeo' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`,
   );
-  assert.match(out, /<error type='modify' by='[^']+'><not-acceptable /);
+  assert.match(out, /<error type='cancel' by='[^']+'><not-acceptable /);
   const [empty] = await h.send(`<iq from='${JULIET}' to='${ROOM}' type='get' id='e'/>`);
   assert.match(empty, /<bad-request /);
   const [missing] = await h.send(
@@ -511,7 +520,7 @@ Deno.test("groupchat messages go to every occupant from the sender's occupant JI
   assert.equal(
     refused,
     `<message to='${NURSE}' from='${ROOM}' id='m2' type='error'><body>Juliet!</body>` +
-      `<error type='modify' by='${ROOM}'><not-acceptable ${ERR}/>` +
+      `<error type='cancel' by='${ROOM}'><not-acceptable ${ERR}/>` +
       `<text ${ERR}>Only occupants may send messages to the room</text></error></message>`,
   );
   const [missing] = await h.send(
@@ -583,13 +592,14 @@ Deno.test("the subject: moderators may change it; participants only if the room 
 Deno.test("entering refused: nickname in use, malformed nickname, no nickname", async () => {
   const h = await openRoom();
   assert.deepEqual(await h.join(JULIET, `${ROOM}/Romeo`), [
-    `<presence to='${JULIET}' from='${ROOM}/Romeo' type='error'><error type='cancel' code='409' ` +
+    `<presence to='${JULIET}' from='${ROOM}/Romeo' type='error'><x xmlns='${MUC}'/>` +
+    `<error type='cancel' code='409' ` +
     `by='${ROOM}'><conflict ${ERR}/><text ${ERR}>That nickname is already in use</text></error></presence>`,
   ]);
   const [malformed] = await h.join(JULIET, `${ROOM}/ `);
   assert.match(
     malformed,
-    /^<presence to='user2@localhost\/j1' from='room@conference.localhost\/ ' type='error'><error type='modify' code='400' by='room@conference.localhost'><jid-malformed [^>]+\/><text [^>]+>Invalid nickname: /,
+    /^<presence to='user2@localhost\/j1' from='room@conference.localhost\/ ' type='error'><x xmlns='http:\/\/jabber.org\/protocol\/muc'\/><error type='modify' code='400' by='room@conference.localhost'><jid-malformed [^>]+\/><text [^>]+>Invalid nickname: /,
   );
   const [bare] = await h.send(
     `<presence from='${JULIET}' to='${ROOM}'><x xmlns='http://jabber.org/protocol/muc'/></presence>`,
@@ -638,7 +648,7 @@ Deno.test("moderated rooms: unaffiliated users enter as visitors and may not spe
   const entered = await h.join(JULIET, `${ROOM}/Juliet`);
   assert.ok(
     entered.some((line) =>
-      line.includes(`<item affiliation='none' role='visitor'/><status code='110'/>`)
+      line.includes(`<item jid='${JULIET}' affiliation='none' role='visitor'/><status code='110'/>`)
     ),
   );
   const [refused] = await h.send(
@@ -670,27 +680,27 @@ Deno.test("presence updates are broadcast with the occupant's payload, without i
     `<presence from='${ROOM}/Juliet' to='${ROMEO}'><show>away</show><status>brb</status>` +
     `<x xmlns='${MUC_USER}'><item jid='${JULIET}' affiliation='none' role='participant'/></x></presence>`,
     `<presence from='${ROOM}/Juliet' to='${JULIET}'><show>away</show><status>brb</status>` +
-    `<x xmlns='${MUC_USER}'><item affiliation='none' role='participant'/>` +
+    `<x xmlns='${MUC_USER}'><item jid='${JULIET}' affiliation='none' role='participant'/>` +
     `<status code='110'/></x></presence>`,
   ]);
   const renamed = await h.send(`<presence from='${JULIET}' to='${ROOM}/Jules'/>`);
   assert.deepEqual(to(renamed, JULIET), [
     `<presence from='${ROOM}/Juliet' to='${JULIET}' type='unavailable'><x xmlns='${MUC_USER}'>` +
-    `<item affiliation='none' role='participant' nick='Jules'/><status code='110'/>` +
-    `<status code='303'/></x></presence>`,
+    `<item jid='${JULIET}' affiliation='none' role='participant' nick='Jules'/>` +
+    `<status code='110'/><status code='303'/></x></presence>`,
     `<presence from='${ROOM}/Jules' to='${JULIET}'><x xmlns='${MUC_USER}'>` +
-    `<item affiliation='none' role='participant'/><status code='110'/></x></presence>`,
+    `<item jid='${JULIET}' affiliation='none' role='participant'/><status code='110'/></x></presence>`,
   ]);
-  // Plain presence from a non-occupant enters too (COMPAT, as Prosody).
+  // Plain presence from a non-occupant does not enter (XEP-0045 §7.2.18): it is told it is not in
+  // the room, with 110, 307 and 333.
   const plain = await h.send(
     `<presence from='${NURSE}' to='${ROOM}/Nurse'><show>chat</show></presence>`,
   );
-  assert.equal(to(plain, NURSE).length, 4);
-  assert.ok(
-    to(plain, ROMEO)[0].startsWith(
-      `<presence from='${ROOM}/Nurse' to='${ROMEO}'><show>chat</show>`,
-    ),
-  );
+  assert.deepEqual(plain, [
+    `<presence from='${ROOM}/Nurse' to='${NURSE}' type='unavailable'><x xmlns='${MUC_USER}'>` +
+    `<item affiliation='none' role='none'><reason>You are not in the room.</reason></item>` +
+    `<status code='110'/><status code='307'/><status code='333'/></x></presence>`,
+  ]);
 });
 
 Deno.test("error stanzas are never answered", async () => {

@@ -51,9 +51,10 @@ export function membersOnlyFeature(hooks: MucHooks): void {
   });
 
   // As Prosody: whoever may invite into a members-only room makes the invitee a member.
-  hooks.on("invite", ({ room, invitee }) => {
+  hooks.on("invite", ({ room, invitee, x }) => {
     if (!room.config.membersOnly) return;
     if (room.affiliationOf(invitee.bare) !== "none") return;
-    room.changeAffiliation(invitee.bare, "member");
+    const inviter = x.getChild("invite")?.attrs.from;
+    room.changeAffiliation(invitee.bare, "member", { reason: `Invited by ${inviter}` });
   });
 }

@@ -36,10 +36,15 @@ const ALLOW = "muc#request_allow";
 
 /** Visitors ask moderators for voice; moderators grant it by submitting the form. */
 export function voiceRequestFeature(hooks: MucHooks): void {
+  // Every room takes voice requests (as Prosody advertises it).
+  hooks.on("disco-info", ({ features }) => {
+    features.add(NS.MUC_REQUEST);
+  });
+
   hooks.formMessage(NS.MUC_REQUEST, (event) => {
     const { occupant, form } = event;
     if (occupant === undefined) {
-      throw new StanzaError("modify", "not-acceptable", {
+      throw new StanzaError("cancel", "not-acceptable", {
         text: "Only occupants may request voice",
       });
     }
@@ -101,12 +106,16 @@ function requestMessage(room: Room, nick: string, realJid: string | undefined): 
 }
 
 /** §8.6: a moderator's answer; only an approval of a visitor who is still there does anything. */
-function approve({ room, form }: RoomFormEvent, moderator: Occupant): void {
+function approve({ room, form, origin }: RoomFormEvent, moderator: Occupant): void {
   const allow = form.fields.get(ALLOW)?.[0]?.trim();
   if (allow !== "true" && allow !== "1") return;
   const target = requester(room, form);
   if (target === undefined || target.role !== "visitor") return;
-  room.changeRole(target, "participant", { actor: moderator.nick, reason: "Voice granted" });
+  room.changeRole(target, "participant", {
+    actor: moderator.nick,
+    actorJid: origin.full,
+    reason: "Voice granted",
+  });
 }
 
 /** The occupant an answer is about: by muc#jid (a session, else a bare JID), else muc#roomnick. */

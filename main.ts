@@ -3,6 +3,7 @@ import { startCommand } from "./lib/cli/start.ts";
 import { userCommand } from "./lib/cli/users.ts";
 import { userShowCommand } from "./lib/cli/user_show.ts";
 import { specCommand } from "./lib/cli/spec.ts";
+import { statusCommand } from "./lib/cli/status.ts";
 
 const USAGE = `Verona — an XMPP server with multi-user chat and SQLite storage
 
@@ -16,6 +17,7 @@ Commands:
   users                     list accounts
   user show JID             show an account: roster and offline counts, last
                             activity, sessions of the running server
+  status                    the running server's connections, sessions, memory
   spec --host H --port P FILE...
                             replay scansion scripts against any XMPP server
 
@@ -36,6 +38,8 @@ export function main(args: string[]): Promise<number> {
       return userShowCommand(rest);
     case "spec":
       return specCommand(rest);
+    case "status":
+      return statusCommand(rest);
     case undefined:
     case "help":
     case "-h":

@@ -123,6 +123,12 @@ Deno.test("user show prints an account's counts, last activity and live sessions
       assert.equal(online.code, 0, online.stderr);
       assert.match(online.stdout, /last activity: online now/);
       assert.match(online.stdout, /sessions: +1\n +romeo@localhost\/balcony +since /);
+      const status = await verona(["status", "--data", dataDir, "--json"]);
+      assert.equal(status.code, 0, status.stderr);
+      const figures = JSON.parse(status.stdout);
+      assert.equal(figures.connections, 1);
+      assert.equal(figures.sessions, 1);
+      assert.deepEqual(figures.connectionsPerAddress, { "127.0.0.1": 1 });
       client.send(`<presence type='unavailable'><status>Banished</status></presence>`);
       await client.disconnect(5000);
     } finally {
@@ -132,7 +138,10 @@ Deno.test("user show prints an account's counts, last activity and live sessions
     const after = await verona(["user", "show", "romeo", "--data", dataDir]);
     assert.equal(after.code, 0, after.stderr);
     assert.match(after.stdout, /last activity: logged out .* ago\): "Banished"/);
-    assert.match(after.stdout, /sessions: +0/);
+    assert.match(after.stdout, /sessions: +0 \(no server running\)/);
+    const noServer = await verona(["status", "--data", dataDir]);
+    assert.equal(noServer.code, 1);
+    assert.match(noServer.stderr, /no server answers/);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

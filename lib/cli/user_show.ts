@@ -1,10 +1,12 @@
 // `verona user show JID`: what the server holds about one account, for an administrator.
 import type { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import type { LiveSession } from "../admin/admin_commands.ts";
+import { ADMIN_SOCKET_NAME, askServer } from "../admin/admin_socket.ts";
 import type { Config } from "../config/config.ts";
 import { SqliteAccountFacts } from "../storage/account_facts.ts";
 import { SqliteLastActivityStore } from "../storage/last_activity_store.ts";
 import { SqlitePrivateStore } from "../storage/private_store.ts";
-import { SqliteSessionStore } from "../storage/session_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { SqliteVcardStore } from "../storage/vcard_store.ts";
 import { CONFIG_FLAGS, configFromFlags, parseFlags, runCommand, UsageError } from "./_args.ts";
@@ -14,9 +16,9 @@ export const USER_SHOW_USAGE = `Usage: verona user show JID [options]
 
 Shows one account: when it was created, its roster and offline-message counts,
 whether it has a vCard and private XML, its last logout, and its sessions.
-JID is user@domain or just user. Sessions are those the running server has
-recorded in the database (it records each bound resource and forgets them
-when they end and when it stops); with no server running there are none.
+JID is user@domain or just user. Sessions are asked of the running server
+through its admin socket in the data directory; with no server running there
+are none.
 
 Options:
   --config FILE   TOML configuration file
@@ -41,8 +43,11 @@ export function userShowCommand(args: string[]): Promise<number> {
     if (rest.length !== 1) throw new UsageError(`expected 1 argument, got ${rest.length}`);
     const config = await configFromFlags(values);
     const username = localpartOf(rest[0], config);
+    const live = await askServer(join(config.dataDir, ADMIN_SOCKET_NAME), "sessions", {
+      username,
+    }) as LiveSession[] | undefined;
     using db = openDatabase(config.databasePath);
-    const lines = describeAccount(db, username, config, Date.now());
+    const lines = describeAccount(db, username, config, Date.now(), live);
     if (lines === null) {
       console.error(`error: no such user: ${username}@${config.domain}`);
       return 1;
@@ -58,11 +63,13 @@ export function describeAccount(
   username: string,
   config: Config,
   now: number,
+  /** The running server's sessions of the account; undefined when no server answers. */
+  live: LiveSession[] | undefined,
 ): string[] | null {
   const facts = new SqliteAccountFacts(db);
   const createdAt = facts.createdAt(username);
   if (createdAt === null) return null;
-  const sessions = new SqliteSessionStore(db).of(username);
+  const sessions = live ?? [];
   const last = new SqliteLastActivityStore(db).get(username);
   const roster = facts.rosterCount(username);
   const offline = facts.offlineCount(username);
@@ -83,7 +90,7 @@ export function describeAccount(
     `  vcard:         ${vcard ? "yes" : "no"}`,
     `  private xml:   ${plural(privateCount, "element")}`,
     `  last activity: ${lastText}`,
-    `  sessions:      ${sessions.length}`,
+    `  sessions:      ${sessions.length}${live === undefined ? " (no server running)" : ""}`,
     ...sessions.map((s) => `    ${s.jid}  since ${iso(s.boundAt)}  (stream ${s.streamId})`),
   ];
 }

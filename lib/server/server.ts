@@ -1,7 +1,10 @@
 // The assembled server: storage, TLS, router, modules, MUC component and the c2s listener.
 import { createSecureContext } from "node:tls";
 import type { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import { Accounts } from "../accounts/accounts.ts";
+import { adminCommands, type ServerStatus, statusLine } from "../admin/admin_commands.ts";
+import { ADMIN_SOCKET_NAME, AdminSocket } from "../admin/admin_socket.ts";
 import { contactAddressesModule } from "../c2s/contact_addresses.ts";
 import { discoModule } from "../c2s/disco.ts";
 import { entityTimeModule } from "../c2s/entity_time.ts";
@@ -25,7 +28,6 @@ import { SqliteAccountFacts } from "../storage/account_facts.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
 import { SqliteLastActivityStore } from "../storage/last_activity_store.ts";
 import { SqlitePrivateStore } from "../storage/private_store.ts";
-import { SqliteSessionStore } from "../storage/session_store.ts";
 import { SqliteTombstoneStore } from "../storage/tombstone_store.ts";
 import { SqliteVcardStore } from "../storage/vcard_store.ts";
 import { SqliteRoomStore } from "../storage/room_store.ts";
@@ -49,6 +51,8 @@ export class Server {
   #streams = new Set<C2sStream>();
   #components: Component[];
   #stopped: Promise<void> | null = null;
+  #admin: AdminSocket | null = null;
+  #startedAt = Date.now();
 
   private constructor(
     parts: {
@@ -124,7 +128,6 @@ export class Server {
         prepareRemoval: (username) => im.prepareAccountRemoval(username),
         log,
       });
-      recordSessions(router, new SqliteSessionStore(db));
       const muc = createMucService({
         domain: config.mucDomain,
         store: new SqliteRoomStore(db),
@@ -174,6 +177,16 @@ export class Server {
       });
       const server = new Server({ config, accounts, router, db, listener, components: [muc] });
       server.#streams = streams;
+      const adminPath = join(config.dataDir, ADMIN_SOCKET_NAME);
+      try {
+        server.#admin = await AdminSocket.listen(
+          adminPath,
+          adminCommands(router, () => server.status()),
+        );
+      } catch (error) {
+        // The server runs without it; only `verona status` and live sessions are missing.
+        log(`no admin socket at ${adminPath}: ${error instanceof Error ? error.message : error}`);
+      }
       return server;
     } catch (error) {
       db.close();
@@ -201,19 +214,30 @@ export class Server {
     return this.#listener.connectionsPerAddress;
   }
 
-  /** One line for the admin: connections, streams, bound sessions and memory. */
-  statusLine(): string {
+  /** Connections, streams, bound sessions and memory, for the admin. */
+  status(): ServerStatus {
     const memory = Deno.memoryUsage();
-    const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
-    return `status: ${this.connectionCount} connections open, ${this.streamCount} streams, ` +
-      `${this.router.sessionCount} sessions bound, rss ${mib(memory.rss)} MiB, ` +
-      `heap ${mib(memory.heapUsed)} MiB used`;
+    return {
+      connections: this.connectionCount,
+      connectionsPerAddress: Object.fromEntries(this.connectionsPerAddress),
+      streams: this.streamCount,
+      sessions: this.router.sessionCount,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      uptimeSeconds: Math.floor((Date.now() - this.#startedAt) / 1000),
+    };
+  }
+
+  /** {@linkcode status} as one log line. */
+  statusLine(): string {
+    return statusLine(this.status());
   }
 
   /** Closes every stream with `<system-shutdown/>`, stops listening and closes the database. */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       const closing = this.#listener.close();
+      const admin = this.#admin?.close();
       this.router.stop();
       for (const stream of this.#streams) {
         stream.closeWithError("system-shutdown", "Server is stopping");
@@ -224,24 +248,11 @@ export class Server {
       // Give the routing of the sessions' final unavailable presences a turn to finish.
       await new Promise((resolve) => setTimeout(resolve, 50));
       for (const component of this.#components) await component.close?.();
-      new SqliteSessionStore(this.#db).clear();
+      await admin;
       this.#db.close();
     })();
     return this.#stopped;
   }
-}
-
-/** Keeps the `sessions` table (read by `verona user show`) in step with the router. */
-function recordSessions(router: Router, store: SqliteSessionStore): void {
-  store.clear(); // left over from a process that did not stop cleanly
-  router.onSessionBound((session) =>
-    store.bound(session.jid.local, {
-      jid: session.jid.full,
-      streamId: session.id,
-      boundAt: Date.now(),
-    })
-  );
-  router.onSessionEnded((session) => store.ended(session.jid.full, session.id));
 }
 
 function defaultLog(line: string): void {

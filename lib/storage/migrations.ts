@@ -126,6 +126,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sessions_by_user ON sessions (username);
   `,
+  // v4: live sessions are asked of the running server (admin socket), not written per login.
+  `
+  DROP TABLE sessions;
+  `,
 ];
 
 /** The schema version this build writes: the number of migration steps. */

@@ -29,7 +29,6 @@ export {
   SqliteLastActivityStore,
 } from "./last_activity_store.ts";
 export { type PrivateStore, SqlitePrivateStore } from "./private_store.ts";
-export { type SessionRecord, type SessionStore, SqliteSessionStore } from "./session_store.ts";
 export { SqliteTombstoneStore, type TombstoneStore } from "./tombstone_store.ts";
 export { SqliteVcardStore, type VcardStore } from "./vcard_store.ts";
 export { hashSecret, type HashSecretOptions, PBKDF2_ITERATIONS, verifySecret } from "./secrets.ts";

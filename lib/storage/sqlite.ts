@@ -30,6 +30,11 @@ export function openDatabase(path: string): DatabaseSync {
   try {
     // WAL lets readers run while the server writes; in-memory databases do not support it.
     if (!inMemory) db.exec("PRAGMA journal_mode = WAL");
+    // In WAL mode, NORMAL syncs the log at checkpoints, not at every commit: no fsync on the
+    // event loop per stanza or login. A committed change survives the process being killed
+    // (kill -9, a crash): it is in the log, in the OS's hands. A power cut or kernel crash can
+    // lose the last commits before the latest checkpoint, never the database's consistency.
+    db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(db, MIGRATIONS);

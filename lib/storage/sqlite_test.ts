@@ -29,12 +29,12 @@ Deno.test("openDatabase() creates parent directories and the current schema", as
         "roster_items",
         "roster_versions",
         "scram_credentials",
-        "sessions",
         "subscription_requests",
         "vcards",
       ]);
       assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
       assert.equal(db.prepare("PRAGMA foreign_keys").get()?.foreign_keys, 1);
+      assert.equal(db.prepare("PRAGMA synchronous").get()?.synchronous, 1, "NORMAL");
       assert.ok(Number(db.prepare("PRAGMA busy_timeout").get()?.timeout) > 0);
       db.prepare("INSERT INTO accounts VALUES ('juliet', 1)").run();
     }

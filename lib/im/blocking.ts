@@ -83,6 +83,9 @@ export function blockingModule(router: Router, options: BlockingOptions): void {
     const user = session.jid.bare;
     const username = session.jid.local;
     const added = blocklists.add(username, jids);
+    // A blocked contact's pending request could not be answered any more (the answer would be
+    // blocked too): it goes, as Prosody drops it, and the contact must ask again once unblocked.
+    for (const jid of added) rosters.removePending(username, jid);
     push(user, el("block", { xmlns: NS.BLOCKING }, ...jids.map((jid) => el("item", { jid }))));
     // §3.3: a blocked contact that could see the user now sees the user go offline.
     for (const jid of added) {

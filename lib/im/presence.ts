@@ -49,6 +49,8 @@ export function presenceModule(
       send(router, el("presence", { from: origin.jid.full, to: item.jid, type: "probe" }));
     }
     for (const request of rosters.pending(username)) {
+      // A blocked contact's request stays unheard (XEP-0191 §3.3: no presence from it).
+      if (blocklists.blocks(username, request.contact)) continue;
       origin.send(loadXml(request.stanza));
     }
   }, Priority.DEFAULT);

@@ -53,7 +53,7 @@ function setUp(last: LastActivity | null) {
       approved: false,
       groups: [],
     });
-  return { db, rosters, blocklists, received, reads, probe, subscribe };
+  return { db, router, rosters, blocklists, received, reads, probe, subscribe };
 }
 
 Deno.test("a probe of an offline contact brings its last unavailable status and logout time", () => {
@@ -109,4 +109,25 @@ Deno.test("an unsubscribed prober gets unsubscribed, unless its request is pendi
   t.probe();
   assert.deepEqual(t.received, []);
   assert.equal(t.reads.length, 0);
+});
+
+Deno.test("pending requests come with initial presence, except those of blocked contacts", async () => {
+  const t = setUp(null);
+  using _db = t.db;
+  t.rosters.addPending(
+    "romeo",
+    "juliet@localhost",
+    el("presence", { from: "juliet@localhost", to: "romeo@localhost", type: "subscribe" }),
+  );
+  t.rosters.addPending(
+    "romeo",
+    "tybalt@localhost",
+    el("presence", { from: "tybalt@localhost", to: "romeo@localhost", type: "subscribe" }),
+  );
+  t.blocklists.add("romeo", ["tybalt@localhost"]);
+  const romeo = t.router.sessionsOf("romeo@localhost")[0];
+  romeo.presence = null;
+  await t.router.fromClient(el("presence", { from: "romeo@localhost/orchard" }), romeo);
+  const requests = t.received.filter((stanza) => stanza.attrs.type === "subscribe");
+  assert.deepEqual(requests.map((stanza) => stanza.attrs.from), ["juliet@localhost"]);
 });

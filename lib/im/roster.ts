@@ -93,6 +93,11 @@ export function rosterModule(
       );
     }
     const set = readRosterSet(query);
+    // One's own JID is no contact (Prosody refuses it the same way; subscriptions to oneself are
+    // meaningless, the server broadcasts to one's own resources anyway, RFC 6121 §4.2.2).
+    if (set.jid === origin.jid.bare) {
+      throw new StanzaError("cancel", "not-allowed", { text: "Your own JID is not a contact" });
+    }
     if (set.remove) {
       const item = rosters.item(username, set.jid);
       if (item === undefined) {

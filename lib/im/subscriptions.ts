@@ -134,6 +134,8 @@ export class Subscriptions {
     const contact = contactOf(stanza.attrs.to);
     const username = origin.jid.local;
     const user = origin.jid.bare;
+    // No subscription to oneself: dropped, and one's roster stays free of one's own JID.
+    if (contact === user) return;
     const before = this.state(username, contact);
     const { route, next } = outbound(type, before);
     this.#apply(username, contact, before, next);

@@ -5,9 +5,10 @@
 import { parseJid } from "../jid/jid.ts";
 import { Priority } from "../router/hooks.ts";
 import type { Router } from "../router/router.ts";
+import type { BoundSession } from "../router/session.ts";
 import { NS } from "../stanza/ns.ts";
 import type { LastActivity, LastActivityStore } from "../storage/last_activity_store.ts";
-import { el } from "../xml/element.ts";
+import { el, type Element } from "../xml/element.ts";
 import { send } from "./_deliver.ts";
 import { loadXml } from "../xml/stored.ts";
 import type { Blocklists } from "./blocklists.ts";
@@ -24,8 +25,23 @@ export function presenceModule(
   },
 ): void {
   const local = (jid: string) => jid.endsWith("@" + router.domain);
+  // When each session's current presence was sent: presence handed out later on its behalf
+  // (answers to probes, to the user's resources that come online) carries it as an XEP-0203
+  // delay, so clients can show since when a contact is away (Prosody does the same).
+  const since = new WeakMap<BoundSession, string>();
+  const stamped = (session: BoundSession, presence: Element, to: string) => {
+    const copy = presence.clone({ ...presence.attrs, from: session.jid.full, to });
+    const stamp = since.get(session);
+    if (stamp !== undefined && !copy.getChild("delay", NS.DELAY)) {
+      copy.append(el("delay", { xmlns: NS.DELAY, from: router.domain, stamp }));
+    }
+    return copy;
+  };
 
   router.hooks.on("presence-broadcast", ({ stanza, origin, previous }) => {
+    if (stanza.attrs.type === undefined) {
+      since.set(origin, new Date().toISOString().replace(/\.\d+Z$/, "Z"));
+    }
     const username = origin.jid.local;
     const items = rosters.items(username);
     // §4.2.2, §4.4.2, §4.5.2: to every contact with a subscription from the user.
@@ -38,11 +54,7 @@ export function presenceModule(
     // requests that wait for an answer (§3.1.3).
     for (const other of router.sessionsOf(origin.jid.bare)) {
       if (other === origin || other.presence === null) continue;
-      origin.send(other.presence.clone({
-        ...other.presence.attrs,
-        from: other.jid.full,
-        to: origin.jid.full,
-      }));
+      origin.send(stamped(other, other.presence, origin.jid.full));
     }
     for (const item of items.values()) {
       if (!hasTo(item) || !local(item.jid) || blocklists.blocks(username, item.jid)) continue;
@@ -77,10 +89,7 @@ export function presenceModule(
     for (const session of router.sessionsOf(to.bare)) {
       if (session.presence === null) continue;
       available = true;
-      send(
-        router,
-        session.presence.clone({ ...session.presence.attrs, from: session.jid.full, to: from }),
-      );
+      send(router, stamped(session, session.presence, from));
     }
     if (!available) send(router, lastUnavailable(to.bare, from, lastActivity.get(to.local)));
     return true;

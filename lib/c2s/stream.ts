@@ -8,6 +8,7 @@ import type { SaslServerMechanism } from "../sasl/mechanism.ts";
 import { NS } from "../stanza/ns.ts";
 import { errorReply, reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
+import type { KeyedBuckets } from "../net/token_bucket.ts";
 import type { Transport } from "../net/transport.ts";
 import { el, type Element } from "../xml/element.ts";
 import { type ParserErrorCondition, StreamParser } from "../xml/stream_parser.ts";
@@ -27,6 +28,8 @@ export interface C2sLimits {
   /** Input rate once authenticated: bytes per second, and burst. */
   c2sRateBytes: number;
   c2sBurstBytes: number;
+  /** Time allowed to log in while the server is under connection pressure. */
+  pressureNegotiationTimeoutMs: number;
 }
 
 /** What a c2s stream needs from the server. */
@@ -46,6 +49,10 @@ export interface C2sOptions {
   registration?: PreAuthRegistration;
   /** Called once when the stream is gone. */
   closed(stream: C2sStream): void;
+  /** Failed authentications by remote address, shared by every stream. */
+  authFailuresByAddress: KeyedBuckets;
+  /** Whether so many connections are open that slow logins should make room. */
+  underPressure(): boolean;
 }
 
 type Phase = "connected" | "authenticated" | "bound" | "closing";
@@ -84,10 +91,21 @@ export class C2sStream implements BoundSession {
       streamClose: () => this.close(),
       error: (condition, text) => this.#parseError(condition, text),
     }, { maxStanzaSize: options.limits.maxStanzaBytes, maxDepth: options.limits.maxDepth });
-    this.#timer = setTimeout(
-      () => this.closeWithError("connection-timeout", "Authentication took too long"),
-      options.limits.negotiationTimeoutMs,
-    );
+    const { negotiationTimeoutMs, pressureNegotiationTimeoutMs } = options.limits;
+    const connectedAt = Date.now();
+    const expire = () => {
+      const left = negotiationTimeoutMs - (Date.now() - connectedAt);
+      if (left > 0 && !options.underPressure()) {
+        // Looked at again every pressure timeout, so pressure that comes later counts.
+        this.#timer = setTimeout(expire, Math.min(left, pressureNegotiationTimeoutMs));
+        return;
+      }
+      this.closeWithError(
+        "connection-timeout",
+        left > 0 ? "The server is busy: log in sooner" : "Authentication took too long",
+      );
+    };
+    this.#timer = setTimeout(expire, Math.min(negotiationTimeoutMs, pressureNegotiationTimeoutMs));
     transport.start({
       data: (bytes) => this.#parser.write(bytes),
       closed: () => this.#ended || this.#end(),
@@ -317,6 +335,13 @@ export class C2sStream implements BoundSession {
         if (!this.#options.mechanisms(this.#transport.encrypted).includes(name)) {
           return this.#saslFailure("invalid-mechanism");
         }
+        if (!this.#options.authFailuresByAddress.has(this.#transport.remoteAddress)) {
+          // No SCRAM work for an address that keeps failing (RFC 6120 §6.5.11).
+          return this.#saslFailure(
+            "temporary-auth-failure",
+            "Too many failed attempts from your address; try again later",
+          );
+        }
         this.#sasl = this.#options.createMechanism(name);
         const text = stanza.getText().trim();
         const initial = text === "" ? null : text === "=" ? new Uint8Array() : decodeBase64(text);
@@ -350,6 +375,7 @@ export class C2sStream implements BoundSession {
     this.#sasl = null;
     if (step.kind === "failure") {
       this.#log(`SASL failure: ${step.condition}`);
+      this.#options.authFailuresByAddress.tryTake(this.#transport.remoteAddress);
       await delay(this.#options.limits.authFailureDelayMs);
       return this.#saslFailure(step.condition, step.text);
     }

@@ -28,6 +28,13 @@ export interface Limits {
   c2sRateBytes: number;
   /** Bytes an authenticated client may send at once, above the rate. */
   c2sBurstBytes: number;
+  /** Failed authentications one IP address may make in a row... */
+  authFailuresPerIpBurst: number;
+  /** ...and then per minute; past that its attempts get `temporary-auth-failure`. */
+  authFailuresPerIpPerMinute: number;
+  /** Unauthenticated connections are closed after this many milliseconds when the server is
+   * under connection pressure (half of `maxConnections` open), instead of the full timeout. */
+  pressureNegotiationTimeoutMs: number;
 }
 
 /** TLS settings for client connections (RFC 6120 §5). */
@@ -240,6 +247,17 @@ const LIMIT_KEYS: Record<string, { field: keyof Limits; min: number; max: number
   preauth_burst_bytes: { field: "preauthBurstBytes", min: 4096, max: 2 ** 40 },
   c2s_rate_bytes: { field: "c2sRateBytes", min: 1024, max: 2 ** 40 },
   c2s_burst_bytes: { field: "c2sBurstBytes", min: 4096, max: 2 ** 40 },
+  auth_failures_per_ip_burst: { field: "authFailuresPerIpBurst", min: 1, max: 1_000_000 },
+  auth_failures_per_ip_per_minute: {
+    field: "authFailuresPerIpPerMinute",
+    min: 1,
+    max: 1_000_000,
+  },
+  pressure_negotiation_timeout_ms: {
+    field: "pressureNegotiationTimeoutMs",
+    min: 100,
+    max: 3_600_000,
+  },
 };
 
 /** Default resource limits. */
@@ -256,6 +274,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   preauthBurstBytes: 64 * 1024,
   c2sRateBytes: 64 * 1024,
   c2sBurstBytes: 512 * 1024,
+  authFailuresPerIpBurst: 10,
+  authFailuresPerIpPerMinute: 30,
+  pressureNegotiationTimeoutMs: 10_000,
 };
 
 /** Default number of messages kept per offline user. */

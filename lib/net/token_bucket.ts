@@ -48,6 +48,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Tokens there are now. */
+  get available(): number {
+    this.#refill();
+    return this.#tokens;
+  }
+
   /** Whether the bucket is full again (nothing spent that has not been paid back). */
   get full(): boolean {
     this.#refill();
@@ -88,6 +94,12 @@ export class KeyedBuckets {
       this.#buckets.set(key, bucket);
     }
     return bucket.tryTake();
+  }
+
+  /** Whether `key` has a token left (without taking it). */
+  has(key: string): boolean {
+    const bucket = this.#buckets.get(key);
+    return bucket === undefined || bucket.available >= 1;
   }
 
   /** Keys currently tracked. */

@@ -34,6 +34,8 @@ Deno.test("keyed buckets limit each key apart and forget keys past the bound", (
   assert.ok(buckets.tryTake("a"));
   assert.ok(buckets.tryTake("a"));
   assert.ok(!buckets.tryTake("a"));
+  assert.ok(!buckets.has("a"));
+  assert.ok(buckets.has("never seen"));
   assert.ok(buckets.tryTake("b"));
   assert.ok(buckets.tryTake("c"));
   assert.ok(buckets.tryTake("d")); // "a" (oldest) dropped to make room

@@ -20,6 +20,7 @@ import { imModule } from "../im/mod.ts";
 import { createMucService } from "../muc/mod.ts";
 import { ensureCertificate } from "../net/certificate.ts";
 import { Listener } from "../net/listener.ts";
+import { KeyedBuckets } from "../net/token_bucket.ts";
 import { Router } from "../router/router.ts";
 import type { Component } from "../router/component.ts";
 import { createPlainServer } from "../sasl/plain_server.ts";
@@ -157,6 +158,11 @@ export class Server {
         log,
         registration,
         closed: (ended) => streams.delete(ended),
+        authFailuresByAddress: new KeyedBuckets({
+          perSecond: config.limits.authFailuresPerIpPerMinute / 60,
+          burst: config.limits.authFailuresPerIpBurst,
+        }),
+        underPressure: () => listener.connections * 2 >= config.limits.maxConnections,
       };
       const listener = await Listener.listen({
         hostname: config.bind,

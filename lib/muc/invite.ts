@@ -24,7 +24,8 @@ export async function handleMediatedMessage(
   }
   const decline = x?.getChild("decline");
   if (decline !== undefined) return forwardDecline(room, stanza, origin, decline);
-  throw new StanzaError("modify", "bad-request", {
+  // RFC 6120 §8.3.3.19 (as Prosody): the room offers no service for other messages.
+  throw new StanzaError("cancel", "service-unavailable", {
     text: "Messages to the room must be of type groupchat, invitations or declines",
   });
 }

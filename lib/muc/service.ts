@@ -215,6 +215,10 @@ export class MucService implements Component {
       return this.#visibleRoom(roomJid, from).probe(from, nick);
     }
     if (type !== undefined) return; // subscriptions mean nothing to a room
+    // COMPAT(Prosody): some clients send presence updates to the room's bare JID; an occupant's
+    // counts as sent to its occupant JID.
+    const occupant = nick === null ? room?.occupantBySession(from.full) : undefined;
+    if (room !== undefined && occupant !== undefined) return room.updatePresence(stanza, from);
     if (nick === null) {
       throw new StanzaError("modify", "jid-malformed", {
         text: "A nickname is required to enter a room",

@@ -145,8 +145,10 @@ export function blockingModule(router: Router, options: BlockingOptions): void {
     }
     if (!blocklists.blocks(origin.jid.local, target.full)) return;
     const type = stanza.attrs.type;
+    // §3.3: every outbound stanza gets the error, presence included (as Prosody); iq results and
+    // errors of any kind are dropped silently.
     if (
-      stanza.name === "message" && type !== "error" ||
+      (stanza.name === "message" || stanza.name === "presence") && type !== "error" ||
       stanza.name === "iq" && (type === "get" || type === "set")
     ) {
       // Straight to the sender: routed, the error would come "from" the blocked JID and be dropped.

@@ -23,6 +23,11 @@ import { type Rate, TokenBucket } from "./token_bucket.ts";
 
 /** How long a closing socket may wait for the peer's side before it is destroyed. */
 const LINGER_MS = 2000;
+/**
+ * Most input handed to the stream per event-loop turn. A large read (64 KiB of small stanzas
+ * is hundreds of them) is handed over in slices, with other connections served in between.
+ */
+const SLICE_BYTES = 8 * 1024;
 
 /** What the transport reports to the stream that owns it. */
 export interface TransportHandlers {
@@ -62,9 +67,18 @@ export class Transport {
   #input: TokenBucket;
   #throttled: ReturnType<typeof setTimeout> | undefined;
   #overflowed = false;
+  /** Input read but not yet handed over: the rest of a large read, one slice per turn. */
+  #backlog: Uint8Array[] = [];
+  #sliceScheduled = false;
+  #readingPaused = false;
   #onData = (chunk: Uint8Array) => {
-    this.#handlers?.data(chunk);
-    this.#shape(chunk.length);
+    if (this.#backlog.length === 0 && chunk.length <= SLICE_BYTES) {
+      this.#deliver(chunk);
+      return;
+    }
+    this.#backlog.push(chunk);
+    this.#updateReading();
+    this.#scheduleSlice();
   };
 
   /**
@@ -187,16 +201,47 @@ export class Transport {
     this.#finish();
   }
 
+  #deliver(bytes: Uint8Array): void {
+    this.#handlers?.data(bytes);
+    this.#shape(bytes.length);
+  }
+
+  #scheduleSlice(): void {
+    if (this.#sliceScheduled) return;
+    this.#sliceScheduled = true;
+    setImmediate(() => {
+      this.#sliceScheduled = false;
+      if (this.#closed) {
+        this.#backlog = [];
+        return;
+      }
+      const first = this.#backlog[0];
+      if (first.length <= SLICE_BYTES) this.#backlog.shift();
+      else this.#backlog[0] = first.subarray(SLICE_BYTES);
+      this.#deliver(first.length <= SLICE_BYTES ? first : first.subarray(0, SLICE_BYTES));
+      if (this.#backlog.length > 0) this.#scheduleSlice();
+      else this.#updateReading();
+    });
+  }
+
   /** Pauses reading while the peer is over its input rate (TCP pushes back on it). */
   #shape(bytes: number): void {
     const waitMs = this.#input.take(bytes);
     if (waitMs === 0 || this.#throttled !== undefined || this.#closed) return;
-    const socket = this.#socket;
-    pauseReading(socket);
     this.#throttled = setTimeout(() => {
       this.#throttled = undefined;
-      if (!this.#closed && this.#socket === socket) resumeReading(socket);
+      this.#updateReading();
     }, waitMs);
+    this.#updateReading();
+  }
+
+  /** Reads while the peer is within its rate and nothing it sent waits to be handled. */
+  #updateReading(): void {
+    const read = !this.#closed && this.#throttled === undefined && this.#backlog.length === 0;
+    if (read === !this.#readingPaused) return;
+    this.#readingPaused = !read;
+    if (read) resumeReading(this.#socket);
+    else pauseReading(this.#socket);
   }
 
   /** Drops the connection at once. */

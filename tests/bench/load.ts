@@ -943,11 +943,14 @@ export async function main(args: string[]): Promise<number> {
           `(${Math.round(performance.now() - t0)} ms)`,
       );
       // The default allows 200 connections per address; every bench client comes from 127.0.0.1.
+      // Logins stay shaped before authentication, as for any client.
       const configPath = join(dataDir, "verona.toml");
       await Deno.writeTextFile(
         configPath,
         `[limits]\nmax_connections = ${Math.max(10_000, opts.clients + 100)}\n` +
-          `max_connections_per_ip = ${opts.clients + 100}\n`,
+          `max_connections_per_ip = ${opts.clients + 100}\n` +
+          // A load generator is a flooding client by design: no input shaping for it.
+          `c2s_rate_bytes = 1000000000000\nc2s_burst_bytes = 1000000000000\n`,
       );
       const cpus = navigator.hardwareConcurrency;
       const canPin = onPath("taskset") && cpus >= 2;

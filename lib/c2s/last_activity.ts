@@ -31,7 +31,9 @@ export interface LastActivityOptions {
  * For an account: the owner and contacts who may see its presence get an answer, others
  * `forbidden`. While the account has an available session the answer is an empty `seconds='0'`
  * (§4: MUST) without asking the client; otherwise the time since its last resource went
- * unavailable and that presence's status, or `item-not-found` if it was never seen.
+ * unavailable and that presence's status; `seconds='0'` again for an account that is connected
+ * and never went unavailable, and `item-not-found` for one never seen at all (Prosody answers
+ * `seconds='0'` there too, which would read as "active now").
  */
 export function lastActivityModule(router: Router, options: LastActivityOptions): void {
   const now = options.now ?? Date.now;
@@ -78,7 +80,13 @@ export function lastActivityModule(router: Router, options: LastActivityOptions)
       return accountReply(stanza, context).append(query(0, null));
     }
     const last = options.store.get(target.username);
-    if (last === null) throw new StanzaError("cancel", "item-not-found");
+    if (last === null) {
+      // Connected, never yet gone: active now (§4 says so for a connected resource too).
+      if (router.sessionsOf(target.bare).length > 0) {
+        return accountReply(stanza, context).append(query(0, null));
+      }
+      throw new StanzaError("cancel", "item-not-found");
+    }
     return accountReply(stanza, context).append(query(now() - last.logoutAt, last.status));
   });
 }

@@ -90,6 +90,9 @@ export class Room {
   #removed = false;
   #destruction: { reason?: string; alternate?: string } | undefined;
   #subject: string | null;
+  // When the subject was last set or cleared (ms), for the delay on entering (§7.2.15). Kept in
+  // memory only: a room restored from the store has none until its subject changes again.
+  #subjectTime: number | null = null;
   #subjectFrom: string | null;
   readonly #affiliations = new Map<string, AffiliationRecord>();
   readonly #byNick = new Map<string, Occupant>();
@@ -816,6 +819,7 @@ export class Room {
     }
     this.#subject = subject === "" ? null : subject;
     this.#subjectFrom = subject === "" ? null : occupant.jid;
+    this.#subjectTime = Date.now();
     this.save();
     this.#broadcastMessage(occupant.jid, stanza);
   }
@@ -1007,12 +1011,18 @@ export class Room {
     return new Element("presence", attrs, [...payload, mucUserX(item, [...statuses, 110])]);
   }
 
-  /** XEP-0045 §7.2.15: the subject (empty `<subject/>` if none) ends the entering sequence. */
+  /**
+   * XEP-0045 §7.2.15: the subject (empty `<subject/>` if none) ends the entering sequence, stamped
+   * with when it was last set or cleared (a SHOULD; as Prosody), if the room knows.
+   */
   #sendSubject(sessionJid: string): void {
     const from = this.#subject === null ? this.jid : this.#subjectFrom ?? this.jid;
-    const message = new Element("message", { from, to: sessionJid, type: "groupchat" }, [
+    const message = el(
+      "message",
+      { from, to: sessionJid, type: "groupchat" },
       el("subject", {}, this.#subject ?? ""),
-    ]);
+      this.#subjectTime !== null && delayFrom(this.jid, this.#subjectTime),
+    );
     this.#send(message, sessionJid);
   }
 

@@ -30,3 +30,15 @@ export function toAvailableResources(router: Router, bare: string, stanza: Eleme
     if (session.presence !== null) session.send(stanza);
   }
 }
+
+/**
+ * Runs `fn` right after the answer to the iq being handled has been sent, so that the resource
+ * that asked learns of its success before the pushes that follow (Prosody's order; RFC 6121
+ * §2.3.2 and XEP-0191 §3.3 fix none). The router sends a handler's answer in the continuation of
+ * `await handler(...)`, one microtask after the handler returns; `fn` runs two microtasks later,
+ * still in the same turn of the event loop, so nothing else is read or sent in between and a
+ * client gets answer and pushes together.
+ */
+export function afterAnswer(fn: () => void): void {
+  queueMicrotask(() => queueMicrotask(fn));
+}

@@ -13,7 +13,7 @@ import { NS } from "../stanza/ns.ts";
 import { errorReply, reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { el, type Element } from "../xml/element.ts";
-import { send, sendAvailable } from "./_deliver.ts";
+import { afterAnswer, send, sendAvailable } from "./_deliver.ts";
 import type { Blocklists } from "./blocklists.ts";
 import { hasFrom, hasTo, type Rosters } from "./rosters.ts";
 
@@ -43,10 +43,10 @@ export function blockingModule(router: Router, options: BlockingOptions): void {
   // The push follows the answer to the block or unblock, as Prosody orders them (XEP-0191 §3.3
   // fixes no order): the requesting resource learns of its success first. `then` runs after it.
   const push = (bare: string, payload: Element, then?: () => void) =>
-    setTimeout(() => {
+    afterAnswer(() => {
       pushNow(bare, payload);
       then?.();
-    }, 0);
+    });
   const pushNow = (bare: string, payload: Element) => {
     for (const session of router.sessionsOf(bare)) {
       if (!interested.has(session)) continue;

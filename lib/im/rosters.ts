@@ -5,6 +5,7 @@ import type { BoundSession } from "../router/session.ts";
 import { NS } from "../stanza/ns.ts";
 import type { RosterStore, StoredRosterItem, Subscription } from "../storage/roster_store.ts";
 import { el, type Element } from "../xml/element.ts";
+import { afterAnswer } from "./_deliver.ts";
 
 export type { StoredRosterItem as RosterItem, Subscription };
 
@@ -143,7 +144,7 @@ export class Rosters {
 
   #push(username: string, item: Element, version: number, options: PushOptions): void {
     if (options.afterAnswer) {
-      setTimeout(() => this.#push(username, item, version, {}), 0);
+      afterAnswer(() => this.#push(username, item, version, {}));
       return;
     }
     for (const session of this.#router.sessionsOf(`${username}@${this.#router.domain}`)) {

@@ -37,6 +37,12 @@ export async function hashSecret(secret: string, options: HashSecretOptions = {}
   return [SCHEME, iterations, salt.toBase64(), hash.toBase64()].join("$");
 }
 
+/** Whether two secrets are equal, in time that does not depend on where they differ. */
+export function sameSecret(a: string, b: string): boolean {
+  const encoder = new TextEncoder();
+  return constantTimeEqual(encoder.encode(a), encoder.encode(b));
+}
+
 /**
  * Checks `given` against a string from {@linkcode hashSecret}, in constant time for a given
  * stored hash. A malformed `stored` string verifies nothing and returns false.

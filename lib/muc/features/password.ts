@@ -11,12 +11,21 @@
 // secret in memory alone: from the owner's form, or from anyone who entered with it (after a
 // restart, the first to enter teaches it again).
 import { StanzaError } from "../../stanza/stanza_error.ts";
-import { hashSecret, verifySecret } from "../../storage/secrets.ts";
+import { KeyedBuckets, type Rate } from "../../net/token_bucket.ts";
+import { hashSecret, sameSecret, verifySecret } from "../../storage/secrets.ts";
 import { type MucHooks, Priority } from "../hooks.ts";
 import { badValue, parseBoolean, singleValue } from "../config_form.ts";
 import { readMucJoin } from "../_codec.ts";
 import type { Room } from "../room.ts";
 import { el } from "../../xml/element.ts";
+
+/**
+ * Password checks (each a PBKDF2 run of tens of milliseconds) allowed per room and per user: a
+ * wrong-password flood gets `resource-constraint` instead of the CPU. The secret learnt from a
+ * correct entry is checked without PBKDF2, so members entering are not slowed.
+ */
+export const PASSWORD_CHECKS_PER_ROOM: Rate = { perSecond: 5, burst: 20 };
+export const PASSWORD_CHECKS_PER_USER: Rate = { perSecond: 1, burst: 5 };
 
 const PROTECTED = "muc#roomconfig_passwordprotectedroom";
 const SECRET = "muc#roomconfig_roomsecret";
@@ -26,6 +35,8 @@ export function passwordFeature(hooks: MucHooks): void {
   // Plaintext secrets, in memory only: set by the form (pending until committed) or learnt on entry.
   const pending = new WeakMap<Room, string>();
   const known = new WeakMap<Room, string>();
+  const checksByRoom = new KeyedBuckets(PASSWORD_CHECKS_PER_ROOM, 10_000);
+  const checksByUser = new KeyedBuckets(PASSWORD_CHECKS_PER_USER, 100_000);
 
   hooks.field({
     var: PROTECTED,
@@ -62,10 +73,19 @@ export function passwordFeature(hooks: MucHooks): void {
     features.add(room.config.passwordHash !== null ? "muc_passwordprotected" : "muc_unsecured");
   });
 
-  hooks.on("occupant-pre-join", async ({ room, stanza }) => {
+  hooks.on("occupant-pre-join", async ({ room, stanza, origin }) => {
     const hash = room.config.passwordHash;
     if (hash === null) return undefined;
     const given = readMucJoin(stanza)?.password;
+    const learnt = known.get(room);
+    if (given !== undefined && learnt !== undefined && sameSecret(learnt, given)) return undefined;
+    if (
+      given !== undefined && (!checksByUser.tryTake(origin.bare) || !checksByRoom.tryTake(room.jid))
+    ) {
+      return new StanzaError("wait", "resource-constraint", {
+        text: "Too many password attempts: try again in a moment",
+      });
+    }
     if (given === undefined || !await verifySecret(hash, given)) {
       return new StanzaError("auth", "not-authorized", {
         text: "A correct password is required to enter this room",

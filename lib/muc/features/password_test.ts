@@ -81,3 +81,29 @@ Deno.test("passwordFeature: the form never shows the secret; disco shows protect
   await configure(room, hooks, { "muc#roomconfig_roomsecret": [""] });
   assert.deepEqual(features(), ["muc_unsecured"]);
 });
+
+Deno.test("passwordFeature: wrong-password floods are bounded per user and per room; the learnt secret needs no PBKDF2", async () => {
+  const { hooks, room } = setup();
+  await configure(room, hooks, { "muc#roomconfig_roomsecret": ["cauldronburn"] });
+  const attempt = (who: string, password: string) =>
+    hooks.fireVeto("occupant-pre-join", {
+      room,
+      stanza: join(password),
+      origin: parseJid(`${who}@shakespeare.lit/pda`),
+      nick: who,
+      affiliation: "none" as const,
+    });
+  // Someone enters with the password: the room learns it.
+  assert.equal(await attempt("owner", "cauldronburn"), undefined);
+  // One user: a few tries, then resource-constraint without a PBKDF2 run.
+  const answers = [];
+  for (let i = 0; i < 8; i++) answers.push((await attempt("guesser", `guess${i}`))?.condition);
+  assert.deepEqual(answers.slice(0, 5), Array(5).fill("not-authorized"));
+  assert.deepEqual(answers.slice(5), Array(3).fill("resource-constraint"));
+  // Many users against one room: the room's bound holds too.
+  const many = [];
+  for (let i = 0; i < 30; i++) many.push((await attempt(`user${i}`, "wrong"))?.condition);
+  assert.ok(many.includes("resource-constraint"), "the room's bound applies across users");
+  // The secret the room learnt lets members in without PBKDF2, even now.
+  assert.equal(await attempt("member", "cauldronburn"), undefined);
+});

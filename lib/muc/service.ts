@@ -18,6 +18,7 @@ import { type MucFeature, MucHooks } from "./hooks.ts";
 import { Room, type RoomContext } from "./room.ts";
 import { handleMediatedMessage, inviteFeature } from "./invite.ts";
 import { adminFeature } from "./admin.ts";
+import { floodLimitsFeature } from "./flood_limits.ts";
 import { prepNick } from "./_nick.ts";
 import { mucItem, mucUserX } from "./_codec.ts";
 import { DEFAULT_ROOM_CONFIG, type RoomConfig } from "./room_config.ts";
@@ -93,6 +94,7 @@ export class MucService implements Component {
     adminFeature(this.hooks);
     inviteFeature(this.hooks);
     roomDiscoFeature(this.hooks);
+    floodLimitsFeature(this.hooks);
     for (const feature of options.features ?? MUC_FEATURES) feature(this.hooks);
     this.#ctx = {
       hooks: this.hooks,

@@ -1002,9 +1002,10 @@ export class Room {
     const attrs: Attrs = { from: occupant.jid, to: sessionJid };
     if (options.type !== undefined) attrs.type = options.type;
     const role: Role = options.role ?? (options.type === "unavailable" ? "none" : occupant.role);
-    // XEP-0045 §7.2.4 hides real JIDs from non-moderators in semi-anonymous rooms only in the
-    // presence "it sends to occupants" about others; one's own JID is no secret to oneself, and
-    // clients (and Prosody) read it from the self-presence.
+    // XEP-0045 §7.2.4 keeps a new occupant's real JID from non-moderators in semi-anonymous
+    // rooms; what it protects is that JID from the others. The self-presence goes to that very
+    // JID and discloses nothing, so it carries it in every room, as Prosody's does and as clients
+    // expect (they read their own real JID from it).
     const { actorJid: _hidden, ...extra } = options.extra ?? {};
     const item = mucItem(occupant.affiliation, role, sessionJid, extra);
     const payload = options.payload ?? occupant.sessions.get(sessionJid) ?? [];

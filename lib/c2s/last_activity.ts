@@ -1,5 +1,5 @@
 // Last Activity (XEP-0012): the server's uptime (§5) and, for an account, the time since its last
-// logout (§4). Queries to a full JID are the client's business and are routed to it.
+// logout (§3). Queries to a full JID (§4) are the client's business and are routed to it.
 import type { Router } from "../router/router.ts";
 import { Priority } from "../router/hooks.ts";
 import type { BoundSession } from "../router/session.ts";
@@ -17,7 +17,7 @@ export interface LastActivityOptions {
   accountExists(username: string): boolean;
   /**
    * Whether `contact` (a bare JID) may see the presence of `username`: a subscription `from` or
-   * `both` on the owner's roster (XEP-0012 §4).
+   * `both` on the owner's roster (XEP-0012 §3).
    */
   canSeePresence(username: string, contact: string): boolean;
   /** The clock, in Unix milliseconds (tests). */
@@ -30,7 +30,7 @@ export interface LastActivityOptions {
  *
  * For an account: the owner and contacts who may see its presence get an answer, others
  * `forbidden`. While the account has an available session the answer is an empty `seconds='0'`
- * (§4: MUST) without asking the client; otherwise the time since its last resource went
+ * (§3: MUST) without asking the client; otherwise the time since its last resource went
  * unavailable and that presence's status; `seconds='0'` again for an account that is connected
  * and never went unavailable, and `item-not-found` for one never seen at all (Prosody answers
  * `seconds='0'` there too, which would read as "active now").
@@ -43,7 +43,7 @@ export function lastActivityModule(router: Router, options: LastActivityOptions)
 
   // The account goes offline, presence-wise, when its last available resource broadcasts
   // unavailable presence (sent by the client, or by the server when the stream ends): that
-  // moment and status are what §4 reports, also while a session stays connected (as Prosody).
+  // moment and status are what §3 reports, also while a session stays connected (as Prosody).
   router.hooks.on("presence-broadcast", ({ stanza, origin }) => {
     if (stanza.attrs.type !== "unavailable") return;
     recorded.add(origin);
@@ -81,7 +81,7 @@ export function lastActivityModule(router: Router, options: LastActivityOptions)
     }
     const last = options.store.get(target.username);
     if (last === null) {
-      // Connected, never yet gone: active now (§4 says so for a connected resource too).
+      // Connected, never yet gone: active now (§3 says so for a connected resource too).
       if (router.sessionsOf(target.bare).length > 0) {
         return accountReply(stanza, context).append(query(0, null));
       }

@@ -20,7 +20,7 @@ function session(full: string, received: Element[]): BoundSession {
   };
 }
 
-Deno.test("last activity: going unavailable while connected is recorded once no resource is available (XEP-0012 §4)", async () => {
+Deno.test("last activity: going unavailable while connected is recorded once no resource is available (XEP-0012 §3)", async () => {
   let now = 1_000_000;
   const stored = new Map<string, LastActivity>();
   const router = new Router({ domain: "localhost", accountExists: () => true, log: () => {} });

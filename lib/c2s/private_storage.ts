@@ -24,7 +24,7 @@ export interface PrivateStorageOptions {
  * `jabber:iq:private` on one's own account. The query holds exactly one element, keyed by its
  * name and namespace; a get for something never stored returns the empty element asked for.
  * Elements in `jabber:iq:private` or `jabber:client` are refused with `not-acceptable`
- * (XEP-0049 §3: reserved namespaces), other accounts' storage with `forbidden`.
+ * (XEP-0049 §2.3: reserved namespaces), other accounts' storage with `forbidden`.
  */
 export function privateStorageModule(router: Router, options: PrivateStorageOptions): void {
   const maxBytes = options.maxBytes ?? PRIVATE_MAX_BYTES;

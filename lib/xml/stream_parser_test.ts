@@ -142,3 +142,209 @@ Deno.test("StreamParser measures a stanza from its own start, not the stream's",
   parser.writeText("x".repeat(300));
   assert.equal(seen.errors[0]?.condition, "policy-violation");
 });
+
+const encoder = new TextEncoder();
+
+/** Feeds bytes in 64 KiB chunks, as a socket delivers them; returns the time taken. */
+function feed(parser: StreamParser, bytes: Uint8Array): number {
+  const started = performance.now();
+  for (let at = 0; at < bytes.length; at += 65536) parser.write(bytes.subarray(at, at + 65536));
+  return performance.now() - started;
+}
+
+Deno.test("StreamParser counts the stanza limit in bytes, not characters", () => {
+  const { parser, seen } = recorder({ maxStanzaSize: 1000 });
+  // 400 characters, 1200 bytes.
+  parser.write(encoder.encode(HEADER + `<message><body>${"\u20ac".repeat(400)}</body></message>`));
+  assert.equal(seen.errors[0]?.condition, "policy-violation");
+  assert.equal(seen.stanzas.length, 0);
+});
+
+Deno.test("StreamParser accepts a stanza of exactly the limit, from '<' to '>'", () => {
+  const stanza = `<message><body>${"\u20ac".repeat(300)}</body></message>`;
+  const { parser, seen } = recorder({ maxStanzaSize: encoder.encode(stanza).length });
+  parser.write(encoder.encode(HEADER + stanza + stanza));
+  assert.deepEqual(seen.errors, []);
+  assert.equal(seen.stanzas.length, 2);
+});
+
+for (
+  const [label, input, pattern] of [
+    ["a stream header over 8 KiB", `<stream:stream ${"  ".repeat(5000)}`, /header larger/],
+    [
+      "more than 32 attributes on the header",
+      "<stream:stream " + Array.from({ length: 33 }, (_, i) => `a${i}='1' `).join(""),
+      /attributes on the stream header/,
+    ],
+    [
+      "a 10 MB header attribute",
+      `<stream:stream to='${"x".repeat(10_000_000)}`,
+      /attribute longer/,
+    ],
+    ["a 10 MB element name", HEADER + `<m${"x".repeat(10_000_000)}`, /name longer/],
+    ["a 10 MB attribute name", HEADER + `<m ${"x".repeat(10_000_000)}`, /name longer/],
+    ["1 MB of nested tags", HEADER + "<a>".repeat(350_000), /nested deeper/],
+    [
+      "1 MB of attributes in a stanza",
+      HEADER + "<message " + Array.from({ length: 100_000 }, (_, i) => `a${i}='x'`).join(" "),
+      /attributes on an element/,
+    ],
+    ["10 MB of whitespace between stanzas", HEADER + " ".repeat(10_000_000), /whitespace/],
+    ["a 10 MB text run", HEADER + `<message><body>${"x".repeat(10_000_000)}`, /stanza larger/],
+  ] as const
+) {
+  Deno.test(`StreamParser refuses ${label} at once with policy-violation`, () => {
+    const { parser, seen } = recorder();
+    const ms = feed(parser, encoder.encode(input));
+    assert.equal(seen.errors.length, 1);
+    assert.equal(seen.errors[0].condition, "policy-violation");
+    assert.match(seen.errors[0].text, pattern);
+    assert.ok(ms < 200, `took ${ms.toFixed(1)} ms`);
+  });
+}
+
+Deno.test("StreamParser stops parsing at the error: nothing after it in the chunk is reported", () => {
+  const { parser, seen } = recorder({ maxDepth: 2 });
+  parser.write(encoder.encode(HEADER + "<presence/><a><b><c/></b></a><presence/><message/>"));
+  assert.equal(seen.stanzas.length, 1);
+  assert.equal(seen.errors.length, 1);
+  parser.write(encoder.encode("<presence/>"));
+  assert.equal(seen.stanzas.length, 1);
+});
+
+for (
+  const [label, input, condition] of [
+    ["a NUL in text", HEADER + "<message><body>\0</body></message>", "not-well-formed"],
+    ["a NUL in an attribute", HEADER + "<message to='\0'/>", "not-well-formed"],
+    ["a NUL in the header", "<stream:stream\0", "not-well-formed"],
+    ["an ESC in a name", HEADER + "<mes\x1bsage/>", "not-well-formed"],
+    ["U+FFFE", HEADER + "<message><body>\ufffe</body></message>", "not-well-formed"],
+    ["an attribute without a value", HEADER + "<message to/>", "not-well-formed"],
+    ["an attribute without quotes", HEADER + "<message to=x/>", "not-well-formed"],
+    ["attributes without space between", HEADER + "<message a='1'b='2'/>", "not-well-formed"],
+    ["a duplicate attribute", HEADER + "<message a='1' a='2'/>", "not-well-formed"],
+    ["'<' in an attribute value", HEADER + "<message a='<'/>", "not-well-formed"],
+    ["a bare '&'", HEADER + "<message><body>a & b</body></message>", "not-well-formed"],
+    ["a reference to NUL", HEADER + "<message><body>&#0;</body></message>", "not-well-formed"],
+    ["an undefined entity in an attribute", HEADER + "<message a='&x;'/>", "restricted-xml"],
+    ["a second stream header", HEADER + HEADER.slice(HEADER.indexOf("?>") + 2), "bad-format"],
+    [
+      "an XML declaration in the middle",
+      HEADER + "<presence/><?xml version='1.0'?>",
+      "not-well-formed",
+    ],
+    ["text between stanzas", HEADER + "<presence/>hello", "not-well-formed"],
+    ["text before the header", "hello" + HEADER, "not-well-formed"],
+    ["an end tag before the header", "</stream:stream>", "not-well-formed"],
+    ["an unbound prefix", HEADER + "<p:message/>", "not-well-formed"],
+    ["CDATA between stanzas", HEADER + "<![CDATA[x]]>", "not-well-formed"],
+    ["a comment before the header", "<!-- x -->" + HEADER, "restricted-xml"],
+  ] as const
+) {
+  Deno.test(`StreamParser answers ${label} with ${condition}, split anywhere`, () => {
+    const bytes = encoder.encode(input);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const { parser, seen } = recorder();
+      parser.write(bytes.subarray(0, cut));
+      parser.write(bytes.subarray(cut));
+      assert.deepEqual(seen.errors.map((e) => e.condition), [condition], `cut at ${cut}`);
+    }
+  });
+}
+
+Deno.test("StreamParser delivers the stanzas before invalid UTF-8, then the error", () => {
+  const bytes = [...encoder.encode(HEADER + "<presence/><message><body>"), 0xed, 0xa0, 0x80];
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const { parser, seen } = recorder();
+    parser.write(Uint8Array.from(bytes.slice(0, cut)));
+    parser.write(Uint8Array.from(bytes.slice(cut)));
+    assert.equal(seen.stanzas.length, 1, `cut at ${cut}`);
+    assert.deepEqual(seen.errors.map((e) => e.condition), ["not-well-formed"]);
+    assert.match(seen.errors[0].text, /UTF-8/);
+  }
+});
+
+Deno.test("StreamParser delivers the stanza before a mismatched end tag", () => {
+  const { parser, seen } = recorder();
+  parser.write(encoder.encode(HEADER + "<presence/><message></presence>"));
+  assert.equal(seen.stanzas.length, 1);
+  assert.match(seen.errors[0].text, /<\/presence> does not match <message>/);
+});
+
+Deno.test("StreamParser takes a stanza before the header for the root, which the stream refuses", () => {
+  const { parser, seen } = recorder();
+  parser.write(encoder.encode("<message to='a@b'><body>hi</body></message>" + HEADER));
+  assert.equal(seen.opens[0].name, "message");
+  assert.ok(seen.closed);
+  assert.deepEqual(seen.errors, []);
+});
+
+Deno.test("StreamParser ignores what follows the stream's close", () => {
+  const { parser, seen } = recorder();
+  parser.write(encoder.encode(HEADER + "<presence/></stream:stream>garbage<message/>\0"));
+  assert.ok(seen.closed);
+  assert.equal(seen.stanzas.length, 1);
+  assert.deepEqual(seen.errors, []);
+});
+
+Deno.test("StreamParser accepts a byte order mark, an XML declaration and CDATA", () => {
+  const { parser, seen } = recorder();
+  parser.write(Uint8Array.from([0xef, 0xbb, 0xbf, ...encoder.encode(HEADER)]));
+  parser.write(encoder.encode("<message><body><![CDATA[a < b]]>&#x1F600;&amp;</body></message>"));
+  assert.deepEqual(seen.errors, []);
+  assert.equal(seen.stanzas[0].getChildText("body"), "a < b\u{1F600}&");
+});
+
+Deno.test("StreamParser.reset() from a stanza handler drops the rest of the chunk", () => {
+  const seen: string[] = [];
+  const parser: StreamParser = new StreamParser({
+    streamOpen: () => seen.push("open"),
+    stanza: (stanza) => {
+      seen.push(stanza.name);
+      if (stanza.name === "starttls") parser.reset();
+    },
+    streamClose: () => seen.push("close"),
+    error: (condition) => seen.push(condition),
+  });
+  parser.writeText(HEADER + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><auth/>junk");
+  assert.deepEqual(seen, ["open", "starttls"]);
+  parser.writeText(HEADER + "<iq type='get' id='1'/>");
+  assert.deepEqual(seen, ["open", "starttls", "open", "iq"]);
+});
+
+Deno.test("StreamParser.idle tells a complete input from a partial one", () => {
+  const { parser } = recorder();
+  assert.ok(parser.idle);
+  parser.writeText(HEADER.slice(0, 30));
+  assert.ok(!parser.idle);
+  parser.writeText(HEADER.slice(30) + "<presence>");
+  assert.ok(!parser.idle);
+  parser.writeText("</presence> ");
+  assert.ok(parser.idle);
+});
+
+Deno.test("StreamParser.writeText() counts UTF-16 code units, for text already decoded", () => {
+  const { parser, seen } = recorder({ maxStanzaSize: 1000 });
+  parser.writeText(HEADER + `<message><body>${"\u20ac".repeat(900)}</body></message>`);
+  assert.deepEqual(seen.errors, []);
+  assert.equal(seen.stanzas.length, 1);
+});
+
+Deno.test("StreamParser refuses other encodings than UTF-8 with unsupported-encoding", () => {
+  for (
+    const bytes of [
+      encoder.encode("<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream>"),
+      Uint8Array.from([0xff, 0xfe, 0x3c, 0x00]),
+      Uint8Array.from([0xfe, 0xff, 0x00, 0x3c]),
+    ]
+  ) {
+    const { parser, seen } = recorder();
+    parser.write(bytes);
+    assert.deepEqual(seen.errors.map((e) => e.condition), ["unsupported-encoding"]);
+    assert.equal(seen.opens.length, 0);
+  }
+  const { parser, seen } = recorder();
+  parser.write(encoder.encode("<?xml version='1.0' encoding='utf-8'?>" + HEADER.slice(21)));
+  assert.deepEqual(seen.errors, []);
+  assert.equal(seen.opens.length, 1);
+});

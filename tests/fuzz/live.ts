@@ -184,10 +184,18 @@ export async function runLiveFuzz(options: LiveFuzzOptions): Promise<LiveFuzzRep
     report.samples.push(`${kind}: ${JSON.stringify(shown)} (${input.length} bytes) -> ${got}`);
   };
 
-  // The server's memory, sampled.
+  // The server's memory, sampled, and a progress line every 30 s.
+  const started = Date.now();
+  let ticks = 0;
   const sampler = setInterval(() => {
     report.maxRssBytes = Math.max(report.maxRssBytes, options.rss());
     if (options.alive && !options.alive()) report.crashed = true;
+    if (++ticks % 150 === 0) {
+      options.log?.(
+        `${Math.round((Date.now() - started) / 1000)} s: ${report.inputs} inputs, ` +
+          `${report.waits} waits, RSS ${(options.rss() / 1048576).toFixed(0)} MiB`,
+      );
+    }
   }, 200);
 
   // The bystander: a bound session pinging the server, whose latency must stay low.

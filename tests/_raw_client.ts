@@ -78,6 +78,11 @@ export class RawClient {
     await this.waitFor("<starttls");
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.waitFor("<proceed");
+    await this.upgradeToTls(domain);
+  }
+
+  /** After `<proceed/>`: the TLS handshake, then a new stream up to its features. */
+  async upgradeToTls(domain = "localhost"): Promise<void> {
     const plain = this.#socket as Socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");

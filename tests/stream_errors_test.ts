@@ -177,3 +177,28 @@ Deno.test("whitespace keepalives between stanzas are accepted", async () => {
     await client.disconnect();
   }
 });
+
+Deno.test("stanzas queued behind STARTTLS in the same plaintext chunk are dropped with the old stream", async () => {
+  await using test = await startTestServer({ accounts: ACCOUNTS });
+  const raw = await RawClient.connect(test.port);
+  try {
+    raw.send(openStream());
+    await raw.waitFor("</stream:features>");
+    // The register iq is handled asynchronously, so what follows it waits in the stream's queue:
+    // an <auth/> injected in plaintext must not run once the connection is encrypted.
+    raw.send(
+      "<iq type='get' id='reg'><query xmlns='jabber:iq:register'/></iq>" +
+        "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" +
+        `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${
+          btoa("\0romeo\0r0me0-pass")
+        }</auth>`,
+    );
+    await raw.waitFor("<proceed");
+    await raw.upgradeToTls();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.doesNotMatch(raw.text, /<success/);
+    assert.match(raw.text, /<mechanisms/, "the new stream starts unauthenticated");
+  } finally {
+    raw.close();
+  }
+});

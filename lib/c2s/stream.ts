@@ -168,6 +168,9 @@ export class C2sStream implements BoundSession {
   #expectNewStream(): void {
     this.#parser.reset();
     this.#headerSent = false;
+    // Stanzas of the old stream still queued behind an async handler end with it: after
+    // STARTTLS they are plaintext that anyone on the path may have appended.
+    this.#queue = [];
   }
 
   #streamOpened(name: string, ns: string, attrs: Record<string, string>): void {

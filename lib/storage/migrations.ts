@@ -130,6 +130,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   DROP TABLE sessions;
   `,
+  // v5: server modules own their new tables; each records here how many of its own migration
+  // steps it has run (see migrateModule() in sqlite.ts).
+  `
+  CREATE TABLE module_schema (
+    module TEXT PRIMARY KEY, -- the module's name
+    version INTEGER NOT NULL -- its migration steps applied
+  );
+  `,
 ];
 
 /** The schema version this build writes: the number of migration steps. */

@@ -10,7 +10,14 @@
  *
  * @module
  */
-export { BUSY_TIMEOUT_MS, migrate, openDatabase, userVersion } from "./sqlite.ts";
+export {
+  BUSY_TIMEOUT_MS,
+  migrate,
+  migrateModule,
+  moduleVersion,
+  openDatabase,
+  userVersion,
+} from "./sqlite.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 export { type AccountStore, SqliteAccountStore } from "./account_store.ts";
 export {

@@ -75,6 +75,54 @@ export function migrate(db: DatabaseSync, migrations: readonly string[] = MIGRAT
   }
 }
 
+/**
+ * Applies the steps of a module's own `migrations` that the database has not run yet, each in
+ * its own transaction together with the bump of the module's row in `module_schema`. Returns the
+ * resulting version. Like {@linkcode migrate}, refuses a database that is ahead of the steps.
+ *
+ * @example
+ * ```ts
+ * migrateModule(db, "mam", ["CREATE TABLE mam_archive (id INTEGER PRIMARY KEY, xml TEXT)"]);
+ * ```
+ */
+export function migrateModule(
+  db: DatabaseSync,
+  module: string,
+  migrations: readonly string[],
+): number {
+  for (;;) {
+    const applied = transaction(db, () => {
+      const version = moduleVersion(db, module);
+      if (version > migrations.length) {
+        throw new Error(
+          `Cannot migrate module "${module}": its schema version ${version} is newer than this build supports (${migrations.length})`,
+        );
+      }
+      if (version === migrations.length) return null;
+      try {
+        db.exec(migrations[version]);
+      } catch (error) {
+        throw new Error(
+          `Cannot migrate module "${module}" to schema version ${version + 1}: ${message(error)}`,
+          { cause: error },
+        );
+      }
+      db.prepare(
+        "INSERT INTO module_schema (module, version) VALUES (?, ?) " +
+          "ON CONFLICT (module) DO UPDATE SET version = excluded.version",
+      ).run(module, version + 1);
+      return version + 1;
+    });
+    if (applied === null) return migrations.length;
+  }
+}
+
+/** How many of its own migration steps a module has run (0 if none). */
+export function moduleVersion(db: DatabaseSync, module: string): number {
+  const row = db.prepare("SELECT version FROM module_schema WHERE module = ?").get(module);
+  return row === undefined ? 0 : integer(row, "version");
+}
+
 /** The schema version recorded in the database (`PRAGMA user_version`). */
 export function userVersion(db: DatabaseSync): number {
   const row = db.prepare("PRAGMA user_version").get();

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { migrate, openDatabase, userVersion } from "./sqlite.ts";
+import { migrate, migrateModule, moduleVersion, openDatabase, userVersion } from "./sqlite.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 
 function tables(db: DatabaseSync): string[] {
@@ -21,6 +21,7 @@ Deno.test("openDatabase() creates parent directories and the current schema", as
         "accounts",
         "blocklist",
         "last_activity",
+        "module_schema",
         "muc_affiliations",
         "muc_history",
         "muc_rooms",
@@ -101,4 +102,33 @@ Deno.test("openDatabase() names the path when it cannot open it", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("migrateModule() applies a module's steps once each and records them per module", () => {
+  using db = openDatabase(":memory:");
+  const steps = [
+    "CREATE TABLE mam_archive (id INTEGER PRIMARY KEY, xml TEXT NOT NULL)",
+    "ALTER TABLE mam_archive ADD COLUMN stamp INTEGER",
+  ];
+  assert.equal(moduleVersion(db, "mam"), 0);
+  assert.equal(migrateModule(db, "mam", steps.slice(0, 1)), 1);
+  assert.equal(migrateModule(db, "mam", steps), 2);
+  assert.equal(migrateModule(db, "mam", steps), 2, "nothing runs twice");
+  assert.equal(moduleVersion(db, "mam"), 2);
+  assert.equal(moduleVersion(db, "pep"), 0, "versions are per module");
+  db.prepare("INSERT INTO mam_archive (xml, stamp) VALUES ('<message/>', 1)").run();
+  assert.throws(
+    () => migrateModule(db, "mam", steps.slice(0, 1)),
+    /Cannot migrate module "mam": its schema version 2 is newer than this build supports \(1\)/,
+  );
+  // A failing step leaves neither its changes nor a new version behind.
+  assert.throws(
+    () =>
+      migrateModule(db, "pep", [
+        "CREATE TABLE pep_nodes (id INTEGER); SELECT nonsense FROM nowhere",
+      ]),
+    /Cannot migrate module "pep" to schema version 1/,
+  );
+  assert.equal(moduleVersion(db, "pep"), 0);
+  assert.ok(!tables(db).includes("pep_nodes"));
 });

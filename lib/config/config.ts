@@ -1,6 +1,38 @@
 // Server configuration: typed options with defaults, read from a TOML file and command-line flags.
 import { parse as parseToml, TomlError } from "smol-toml";
 import { dirname, isAbsolute, join } from "node:path";
+import { BUILTIN_MODULES } from "../modules/builtin.ts";
+import {
+  type AnyServerModule,
+  type ConfigOf,
+  type ModuleSection,
+  optionKey,
+} from "../modules/module.ts";
+import {
+  address,
+  bareJids,
+  boolean,
+  domainName,
+  integer,
+  InvalidValue,
+  nonEmptyString,
+  subTable,
+} from "./values.ts";
+
+export {
+  address,
+  bareJids,
+  boolean,
+  domainName,
+  integer,
+  invalid,
+  InvalidValue,
+  isDomainName,
+  nonEmptyString,
+  show,
+  subTable,
+  uris,
+} from "./values.ts";
 
 /** Resource limits that keep one client or address from exhausting the server. */
 export interface Limits {
@@ -47,56 +79,16 @@ export interface TlsConfig {
   required: boolean;
 }
 
-/** In-band registration (XEP-0077) and what happens to the names of removed accounts. */
-export interface RegistrationConfig {
-  /** Whether clients may create accounts themselves, over TLS, before authenticating. */
-  allow: boolean;
-  /** Days the name of a removed account stays reserved; 0 frees it at once. */
-  tombstoneDays: number;
-  /**
-   * Seconds an IP address must wait after an in-band registration before it may register another
-   * account (Prosody's `min_seconds_between_registrations`); 0 disables the limit.
-   */
-  minSecondsBetween: number;
-}
+/**
+ * The sections of the built-in modules (lib/modules/builtin.ts), by module name: each module's
+ * typed options and `enabled`, e.g. `config.offline.maxMessages`, `config.vcard.enabled`.
+ */
+export type ModuleSections = {
+  [M in typeof BUILTIN_MODULES[number] as M["name"]]: ModuleSection<ConfigOf<M>>;
+};
 
-/** Contact addresses (XEP-0157) published in the server's disco#info, as URIs. */
-export interface ContactAddresses {
-  abuse: string[];
-  admin: string[];
-  feedback: string[];
-  sales: string[];
-  security: string[];
-  support: string[];
-}
-
-/** The XEP-0157 address kinds, in the order they are published. */
-export const CONTACT_KINDS: readonly (keyof ContactAddresses)[] = [
-  "abuse",
-  "admin",
-  "feedback",
-  "sales",
-  "security",
-  "support",
-];
-
-/** Offline message storage (XEP-0160). */
-export interface OfflineConfig {
-  /** Messages kept per offline user; more are refused with service-unavailable. 0 disables. */
-  maxMessages: number;
-}
-
-/** Blocking Command (XEP-0191). */
-export interface BlockingConfig {
-  /**
-   * Answer messages and iq requests from a blocked entity with service-unavailable (as for an
-   * unavailable user; XEP-0191 §3.5) instead of dropping them silently. Presence is always dropped.
-   */
-  bounce: boolean;
-}
-
-/** Verona's whole configuration, validated and with every default filled in. */
-export interface Config {
+/** The server's own settings, besides the modules' sections. */
+export interface CoreConfig {
   /** The XMPP domain served, e.g. `example.org`. */
   domain: string;
   /** Domain of the multi-user chat service (XEP-0045); `conference.<domain>` unless set. */
@@ -113,11 +105,10 @@ export interface Config {
   admins: string[];
   tls: TlsConfig;
   limits: Limits;
-  registration: RegistrationConfig;
-  contact: ContactAddresses;
-  offline: OfflineConfig;
-  blocking: BlockingConfig;
 }
+
+/** Verona's whole configuration, validated and with every default filled in. */
+export type Config = CoreConfig & ModuleSections;
 
 /** The options that command-line flags can override. */
 export type ConfigOverrides = Partial<Pick<Config, "domain" | "port" | "dataDir" | "bind">>;
@@ -134,9 +125,9 @@ export const DEFAULT_DATA_DIR = "./data";
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = "verona.sqlite";
 
-/** The configuration used when nothing is configured. */
-export function defaultConfig(): Config {
-  return build({}, null);
+/** The configuration used when nothing is configured (`modules`: the built-in ones). */
+export function defaultConfig(modules: readonly AnyServerModule[] = BUILTIN_MODULES): Config {
+  return build({}, null, modules);
 }
 
 /** Options for {@linkcode parseConfigToml}. */
@@ -145,6 +136,8 @@ export interface ParseConfigOptions {
   baseDir?: string;
   /** Values that win over the file's, e.g. from command-line flags. */
   overrides?: ConfigOverrides;
+  /** The modules whose sections the file may have; default the built-in ones. */
+  modules?: readonly AnyServerModule[];
 }
 
 /**
@@ -174,8 +167,9 @@ export function parseConfigToml(
       { cause: error },
     );
   }
-  const input = guard(origin, () => readTable(table, options.baseDir));
-  return build(applyOverrides(input, options.overrides ?? {}), origin);
+  const modules = options.modules ?? BUILTIN_MODULES;
+  const input = guard(origin, () => readTable(table, options.baseDir, modules));
+  return build(applyOverrides(input, options.overrides ?? {}), origin, modules);
 }
 
 /** Options for {@linkcode loadConfig}. */
@@ -195,7 +189,9 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
   const overrides = options.overrides ?? {};
-  if (options.file === undefined) return build(applyOverrides({}, overrides), null);
+  if (options.file === undefined) {
+    return build(applyOverrides({}, overrides), null, BUILTIN_MODULES);
+  }
   const file = options.file;
   let text: string;
   try {
@@ -225,14 +221,22 @@ interface Input {
   admins?: string[];
   tls?: Partial<TlsConfig>;
   limits?: Partial<Limits>;
-  registration?: Partial<RegistrationConfig>;
-  contact?: Partial<ContactAddresses>;
-  offline?: Partial<OfflineConfig>;
-  blocking?: Partial<BlockingConfig>;
+  /** Module sections as the file sets them, by module name and camelCase option. */
+  sections?: Record<string, Record<string, unknown>>;
 }
 
-/** A validation failure whose message still lacks the "Cannot load config" prefix. */
-class Invalid extends Error {}
+/** The top-level keys of the core configuration; a module cannot be named like one. */
+export const CORE_KEYS: readonly string[] = [
+  "domain",
+  "muc_domain",
+  "port",
+  "bind",
+  "data_dir",
+  "database",
+  "admins",
+  "tls",
+  "limits",
+];
 
 const LIMIT_KEYS: Record<string, { field: keyof Limits; min: number; max: number }> = {
   max_stanza_bytes: { field: "maxStanzaBytes", min: 1024, max: 2 ** 30 },
@@ -279,15 +283,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   pressureNegotiationTimeoutMs: 10_000,
 };
 
-/** Default number of messages kept per offline user. */
-export const DEFAULT_OFFLINE_MAX_MESSAGES = 100;
-
-/** Default days a removed account's name stays reserved. */
-export const DEFAULT_TOMBSTONE_DAYS = 30;
-/** Default `[registration] min_seconds_between`: one in-band registration per IP per 5 minutes. */
-export const DEFAULT_MIN_SECONDS_BETWEEN_REGISTRATIONS = 300;
-
-function readTable(table: Record<string, unknown>, baseDir: string | undefined): Input {
+function readTable(
+  table: Record<string, unknown>,
+  baseDir: string | undefined,
+  modules: readonly AnyServerModule[],
+): Input {
   const input: Input = {};
   const path = (key: string, value: unknown) => {
     const p = nonEmptyString(key, value);
@@ -314,7 +314,7 @@ function readTable(table: Record<string, unknown>, baseDir: string | undefined):
         input.databasePath = value === ":memory:" ? value : path(key, value);
         break;
       case "admins":
-        input.admins = admins(key, value);
+        input.admins = bareJids(key, value);
         break;
       case "tls":
         input.tls = {};
@@ -323,58 +323,62 @@ function readTable(table: Record<string, unknown>, baseDir: string | undefined):
           if (k === "cert") input.tls.certFile = path(name, v);
           else if (k === "key") input.tls.keyFile = path(name, v);
           else if (k === "required") input.tls.required = boolean(name, v);
-          else throw new Invalid(`unknown key "${name}"`);
+          else throw new InvalidValue(`unknown key "${name}"`);
         }
         break;
       case "limits":
         input.limits = {};
         for (const [k, v] of Object.entries(subTable(key, value))) {
-          if (!Object.hasOwn(LIMIT_KEYS, k)) throw new Invalid(`unknown key "limits.${k}"`);
+          if (!Object.hasOwn(LIMIT_KEYS, k)) throw new InvalidValue(`unknown key "limits.${k}"`);
           const spec = LIMIT_KEYS[k];
           input.limits[spec.field] = integer(`limits.${k}`, v, spec.min, spec.max);
         }
         break;
-      case "registration":
-        input.registration = {};
-        for (const [k, v] of Object.entries(subTable(key, value))) {
-          const name = `registration.${k}`;
-          if (k === "allow") input.registration.allow = boolean(name, v);
-          else if (k === "tombstone_days") {
-            input.registration.tombstoneDays = integer(name, v, 0, 36_500);
-          } else if (k === "min_seconds_between") {
-            input.registration.minSecondsBetween = integer(name, v, 0, 86_400);
-          } else throw new Invalid(`unknown key "${name}"`);
-        }
-        break;
-      case "contact":
-        input.contact = {};
-        for (const [k, v] of Object.entries(subTable(key, value))) {
-          if (!(CONTACT_KINDS as readonly string[]).includes(k)) {
-            throw new Invalid(`unknown key "contact.${k}"`);
-          }
-          input.contact[k as keyof ContactAddresses] = uris(`contact.${k}`, v);
-        }
-        break;
-      case "offline":
-        input.offline = {};
-        for (const [k, v] of Object.entries(subTable(key, value))) {
-          if (k === "max_messages") {
-            input.offline.maxMessages = integer(`offline.${k}`, v, 0, 1_000_000);
-          } else throw new Invalid(`unknown key "offline.${k}"`);
-        }
-        break;
-      case "blocking":
-        input.blocking = {};
-        for (const [k, v] of Object.entries(subTable(key, value))) {
-          if (k === "bounce") input.blocking.bounce = boolean(`blocking.${k}`, v);
-          else throw new Invalid(`unknown key "blocking.${k}"`);
-        }
-        break;
-      default:
-        throw new Invalid(`unknown key "${key}"`);
+      default: {
+        const module = modules.find((m) => m.name === key);
+        if (module === undefined) throw new InvalidValue(`unknown key "${key}"`);
+        (input.sections ??= {})[key] = readSection(module, subTable(key, value));
+      }
     }
   }
   return input;
+}
+
+/** Reads a module's section: `enabled` and the module's own options, by their snake_case keys. */
+function readSection(
+  module: AnyServerModule,
+  table: Record<string, unknown>,
+): Record<string, unknown> {
+  const section: Record<string, unknown> = {};
+  const options = module.options as Record<string, { read(key: string, value: unknown): unknown }>;
+  const byKey = new Map(Object.keys(options).map((name) => [optionKey(name), name]));
+  for (const [k, v] of Object.entries(table)) {
+    const key = `${module.name}.${k}`;
+    if (k === "enabled") {
+      section.enabled = boolean(key, v);
+      continue;
+    }
+    const name = byKey.get(k);
+    if (name === undefined) throw new InvalidValue(`unknown key "${key}"`);
+    section[name] = options[name].read(key, v);
+  }
+  return section;
+}
+
+/** A module's section with its defaults filled in and its own checks run. */
+function buildSection(
+  module: AnyServerModule,
+  input: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const section: Record<string, unknown> = { enabled: module.enabledByDefault ?? true };
+  for (
+    const [name, option] of Object.entries(module.options as Record<string, { default: unknown }>)
+  ) {
+    section[name] = Object.hasOwn(input, name) ? input[name] : structuredClone(option.default);
+  }
+  if (Object.hasOwn(input, "enabled")) section.enabled = input.enabled;
+  module.check?.(section);
+  return section;
 }
 
 function applyOverrides(input: Input, overrides: ConfigOverrides): Input {
@@ -391,10 +395,14 @@ function applyOverrides(input: Input, overrides: ConfigOverrides): Input {
 }
 
 /** Fills in defaults, derives dependent values and checks options against each other. */
-function build(input: Input, origin: string | null): Config {
+function build(
+  input: Input,
+  origin: string | null,
+  modules: readonly AnyServerModule[],
+): Config {
   const domain = input.domain ?? DEFAULT_DOMAIN;
   const dataDir = input.dataDir ?? DEFAULT_DATA_DIR;
-  const config: Config = {
+  const core: CoreConfig = {
     domain,
     mucDomain: input.mucDomain ?? `conference.${domain}`,
     port: input.port ?? 5222,
@@ -408,25 +416,27 @@ function build(input: Input, origin: string | null): Config {
       required: input.tls?.required ?? true,
     },
     limits: { ...DEFAULT_LIMITS, ...input.limits },
-    registration: {
-      allow: input.registration?.allow ?? false,
-      tombstoneDays: input.registration?.tombstoneDays ?? DEFAULT_TOMBSTONE_DAYS,
-      minSecondsBetween: input.registration?.minSecondsBetween ??
-        DEFAULT_MIN_SECONDS_BETWEEN_REGISTRATIONS,
-    },
-    contact: contactAddresses(input.contact ?? {}),
-    offline: { maxMessages: input.offline?.maxMessages ?? DEFAULT_OFFLINE_MAX_MESSAGES },
-    blocking: { bounce: input.blocking?.bounce ?? true },
   };
+  const sections: Record<string, unknown> = {};
+  guard(origin, () => {
+    for (const module of modules) {
+      if (CORE_KEYS.includes(module.name)) {
+        throw new InvalidValue(`module "${module.name}" has the name of a core setting`);
+      }
+      sections[module.name] = buildSection(module, input.sections?.[module.name]);
+    }
+  });
+  // The sections' types come from the module list; the built-in list gives Config its type.
+  const config = { ...core, ...sections } as Config;
   guard(origin, () => {
     if (config.mucDomain === config.domain) {
-      throw new Invalid(`muc_domain must differ from domain, both are "${config.domain}"`);
+      throw new InvalidValue(`muc_domain must differ from domain, both are "${config.domain}"`);
     }
     if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
-      throw new Invalid("tls.cert and tls.key must be set together");
+      throw new InvalidValue("tls.cert and tls.key must be set together");
     }
     if (config.limits.maxConnectionsPerIp > config.limits.maxConnections) {
-      throw new Invalid(
+      throw new InvalidValue(
         `limits.max_connections_per_ip must not exceed limits.max_connections (${config.limits.maxConnections}), got ${config.limits.maxConnectionsPerIp}`,
       );
     }
@@ -434,118 +444,19 @@ function build(input: Input, origin: string | null): Config {
   return config;
 }
 
-function contactAddresses(input: Partial<ContactAddresses>): ContactAddresses {
-  const copy = (kind: keyof ContactAddresses) => [...(input[kind] ?? [])];
-  return {
-    abuse: copy("abuse"),
-    admin: copy("admin"),
-    feedback: copy("feedback"),
-    sales: copy("sales"),
-    security: copy("security"),
-    support: copy("support"),
-  };
-}
-
-/** Runs `fn`, turning an {@linkcode Invalid} into a {@linkcode ConfigError} naming `origin`. */
+/** Runs `fn`, turning an {@linkcode InvalidValue} into a {@linkcode ConfigError} naming `origin`. */
 function guard<T>(origin: string | null, fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    if (!(error instanceof Invalid)) throw error;
+    if (!(error instanceof InvalidValue)) throw error;
     const where = origin === null ? "Cannot load config" : `Cannot load config "${origin}"`;
     throw new ConfigError(`${where}: ${error.message}`);
   }
 }
 
-function invalid(key: string, expected: string, value: unknown): never {
-  throw new Invalid(`${key} must be ${expected}, got ${show(value)}`);
-}
-
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value instanceof Date) return "a date";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object" && value !== null) return "a table";
-  return String(value);
-}
-
-function integer(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    invalid(key, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
-function boolean(key: string, value: unknown): boolean {
-  if (typeof value !== "boolean") invalid(key, "true or false", value);
-  return value;
-}
-
-function nonEmptyString(key: string, value: unknown): string {
-  if (typeof value !== "string" || value === "") invalid(key, "a non-empty string", value);
-  return value;
-}
-
-function subTable(key: string, value: unknown): Record<string, unknown> {
-  if (
-    typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date
-  ) {
-    invalid(key, `a table ([${key}])`, value);
-  }
-  return value as Record<string, unknown>;
-}
-
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
-function isDomainName(value: string): boolean {
-  return value.length <= 253 && value.split(".").every((label) => LABEL.test(label));
-}
-
-function domainName(key: string, value: unknown): string {
-  if (typeof value !== "string" || !isDomainName(value)) {
-    invalid(key, 'a lowercase DNS name such as "example.org"', value);
-  }
-  return value;
-}
-
-function address(key: string, value: unknown): string {
-  // Host names, IPv4 and IPv6 literals; the listener reports addresses it cannot bind.
-  if (typeof value !== "string" || !/^[0-9A-Za-z.:%_-]+$/.test(value)) {
-    invalid(key, 'an IP address or host name such as "0.0.0.0" or "::"', value);
-  }
-  return value;
-}
-
-// Characters RFC 7622 §3.3.1 forbids in a localpart, plus whitespace and controls.
-const LOCALPART = /^[^\s\p{Cc}"&'/:<>@]{1,1023}$/u;
-
-function admins(key: string, value: unknown): string[] {
-  if (!Array.isArray(value)) {
-    invalid(key, 'an array of bare JIDs such as ["admin@example.org"]', value);
-  }
-  return value.map((item: unknown, i) => {
-    const at = typeof item === "string" ? item.indexOf("@") : -1;
-    if (
-      typeof item !== "string" || at < 0 || !LOCALPART.test(item.slice(0, at)) ||
-      !isDomainName(item.slice(at + 1)) || item !== item.toLowerCase()
-    ) {
-      invalid(`${key}[${i}]`, 'a lowercase bare JID "local@domain"', item);
-    }
-    return item;
-  });
-}
-
-// A URI with a scheme (RFC 3986 §3.1), e.g. "mailto:abuse@example.org" or "xmpp:admin@example.org".
-const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"]+$/;
-
-function uris(key: string, value: unknown): string[] {
-  if (!Array.isArray(value)) {
-    invalid(key, 'an array of URIs such as ["mailto:abuse@example.org"]', value);
-  }
-  return value.map((item: unknown, i) => {
-    if (typeof item !== "string" || !URI.test(item)) {
-      invalid(`${key}[${i}]`, 'a URI such as "mailto:abuse@example.org"', item);
-    }
-    return item;
-  });
+/** A module's section of `config`, by module name (undefined for a module it does not know). */
+export function moduleSection(config: Config, name: string): ModuleSection<unknown> | undefined {
+  if (CORE_KEYS.includes(name)) return undefined;
+  return (config as unknown as Record<string, ModuleSection<unknown> | undefined>)[name];
 }

@@ -4,6 +4,33 @@ import { type Config, ConfigError, defaultConfig, loadConfig, parseConfigToml } 
 
 const EXAMPLE = new URL("./verona.example.toml", import.meta.url);
 
+/** The built-in modules' sections when nothing is configured: every module on. */
+const MODULE_DEFAULTS = {
+  disco: { enabled: true },
+  ping: { enabled: true },
+  version: { enabled: true },
+  roster: { enabled: true },
+  blocking: { enabled: true, bounce: true },
+  last_activity: { enabled: true },
+  presence: { enabled: true },
+  offline: { enabled: true, maxMessages: 100 },
+  carbons: { enabled: true },
+  entity_time: { enabled: true },
+  contact: {
+    enabled: true,
+    abuse: [],
+    admin: [],
+    feedback: [],
+    sales: [],
+    security: [],
+    support: [],
+  },
+  vcard: { enabled: true, maxBytes: 131072 },
+  private_storage: { enabled: true, maxBytes: 65536, maxElements: 256 },
+  registration: { enabled: true, allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
+  muc: { enabled: true },
+};
+
 function expected(changes: Partial<Config> = {}): Config {
   return { ...defaultConfig(), ...changes };
 }
@@ -52,10 +79,7 @@ Deno.test("defaultConfig() has the documented defaults", () => {
       authFailuresPerIpPerMinute: 30,
       pressureNegotiationTimeoutMs: 10000,
     },
-    registration: { allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
-    contact: { abuse: [], admin: [], feedback: [], sales: [], security: [], support: [] },
-    offline: { maxMessages: 100 },
-    blocking: { bounce: true },
+    ...MODULE_DEFAULTS,
   });
   // A fresh object each time: callers may mutate theirs.
   const a = defaultConfig();
@@ -142,8 +166,10 @@ bounce = false
       authFailuresPerIpPerMinute: 30,
       pressureNegotiationTimeoutMs: 10000,
     },
-    registration: { allow: true, tombstoneDays: 7, minSecondsBetween: 60 },
+    ...MODULE_DEFAULTS,
+    registration: { enabled: true, allow: true, tombstoneDays: 7, minSecondsBetween: 60 },
     contact: {
+      enabled: true,
       abuse: ["mailto:abuse@example.org"],
       admin: ["xmpp:admin@example.org"],
       feedback: [],
@@ -151,8 +177,8 @@ bounce = false
       security: [],
       support: [],
     },
-    offline: { maxMessages: 5 },
-    blocking: { bounce: false },
+    offline: { enabled: true, maxMessages: 5 },
+    blocking: { enabled: true, bounce: false },
   });
 });
 
@@ -450,8 +476,14 @@ Deno.test("parseConfigToml() reads [registration] and [contact], and names bad v
       `support = ["https://example.org/help"]\n`,
     "x.toml",
   );
-  assert.deepEqual(config.registration, { allow: true, tombstoneDays: 0, minSecondsBetween: 0 });
+  assert.deepEqual(config.registration, {
+    enabled: true,
+    allow: true,
+    tombstoneDays: 0,
+    minSecondsBetween: 0,
+  });
   assert.deepEqual(config.contact, {
+    enabled: true,
     abuse: ["mailto:abuse@example.org", "xmpp:abuse@example.org"],
     admin: [],
     feedback: [],
@@ -495,8 +527,8 @@ Deno.test("parseConfigToml() reads [registration] and [contact], and names bad v
 
 Deno.test("parseConfigToml() reads [offline] and [blocking], and names bad values", () => {
   const config = parseConfigToml(`[offline]\nmax_messages = 0\n[blocking]\nbounce = false\n`, "x");
-  assert.deepEqual(config.offline, { maxMessages: 0 });
-  assert.deepEqual(config.blocking, { bounce: false });
+  assert.deepEqual(config.offline, { enabled: true, maxMessages: 0 });
+  assert.deepEqual(config.blocking, { enabled: true, bounce: false });
   assert.throws(
     () => parseConfigToml(`[offline]\nmax_messages = -1\n`, "x.toml"),
     {
@@ -511,5 +543,28 @@ Deno.test("parseConfigToml() reads [offline] and [blocking], and names bad value
   assert.throws(
     () => parseConfigToml(`[offline]\nlimit = 3\n`, "x.toml"),
     { message: 'Cannot load config "x.toml": unknown key "offline.limit"' },
+  );
+});
+
+Deno.test("parseConfigToml() reads every module's enabled, and names bad values", () => {
+  const config = parseConfigToml(`[vcard]\nenabled = false\n[muc]\nenabled = false\n`, "x.toml");
+  assert.equal(config.vcard.enabled, false);
+  assert.equal(config.muc.enabled, false);
+  assert.equal(config.ping.enabled, true);
+  assertConfigError(
+    () => parseConfigToml(`[vcard]\nenabled = "no"\n`, "x.toml"),
+    'Cannot load config "x.toml": vcard.enabled must be true or false, got "no"',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[vcard]\nmax_bytes = 10\n`, "x.toml"),
+    'Cannot load config "x.toml": vcard.max_bytes must be an integer from 1024 to 16777216, got 10',
+  );
+  assertConfigError(
+    () => parseConfigToml(`[pep]\nenabled = true\n`, "x.toml"),
+    'Cannot load config "x.toml": unknown key "pep"',
+  );
+  assertConfigError(
+    () => parseConfigToml(`vcard = true\n`, "x.toml"),
+    'Cannot load config "x.toml": vcard must be a table ([vcard]), got true',
   );
 });

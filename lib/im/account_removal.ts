@@ -5,7 +5,7 @@
 import type { Router } from "../router/router.ts";
 import type { Element } from "../xml/element.ts";
 import { send, sendUnavailable } from "./_deliver.ts";
-import type { Blocklists } from "./blocklists.ts";
+import type { BlockCheck } from "./blocklists.ts";
 import { hasFrom, type Rosters } from "./rosters.ts";
 import type { Subscriptions } from "./subscriptions.ts";
 
@@ -13,7 +13,7 @@ import type { Subscriptions } from "./subscriptions.ts";
 export interface AccountRemovalDeps {
   rosters: Rosters;
   subscriptions: Subscriptions;
-  blocklists: Blocklists;
+  blocklists: BlockCheck;
 }
 
 /**

@@ -1,9 +1,15 @@
 // Blocklists (XEP-0191) kept in memory for users with sessions, so that checking a stanza
 // costs a few Set lookups and no database query.
 import type { Router } from "../router/router.ts";
-import type { BlocklistStore } from "../storage/blocklist_store.ts";
+import type { BlocklistStore } from "./blocklist_store.ts";
 
 const EMPTY: ReadonlySet<string> = new Set();
+
+/** Whether a user blocks a JID: what presence and account removal ask of the blocklists. */
+export type BlockCheck = Pick<Blocklists, "blocks">;
+
+/** The answer without the blocking module: nobody is blocked. */
+export const NO_BLOCKS: BlockCheck = { blocks: () => false };
 
 /** Every user's blocked JIDs, read through a cache. */
 export class Blocklists {

@@ -5,7 +5,7 @@ import { Priority } from "../router/hooks.ts";
 import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
-import type { OfflineStore } from "../storage/offline_store.ts";
+import type { OfflineStore } from "./offline_store.ts";
 import { el, type Element } from "../xml/element.ts";
 import { loadXml } from "../xml/stored.ts";
 

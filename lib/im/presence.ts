@@ -11,7 +11,7 @@ import type { LastActivity, LastActivityStore } from "../storage/last_activity_s
 import { el, type Element } from "../xml/element.ts";
 import { send } from "./_deliver.ts";
 import { loadXml } from "../xml/stored.ts";
-import type { Blocklists } from "./blocklists.ts";
+import type { BlockCheck } from "./blocklists.ts";
 import { hasFrom, hasTo, type Rosters } from "./rosters.ts";
 
 /** Installs presence broadcast and probe handling. */
@@ -19,7 +19,7 @@ export function presenceModule(
   router: Router,
   { rosters, blocklists, lastActivity }: {
     rosters: Rosters;
-    blocklists: Blocklists;
+    blocklists: BlockCheck;
     /** Logout time and last unavailable status, for probes of a contact that is offline. */
     lastActivity: LastActivityStore;
   },

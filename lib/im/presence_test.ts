@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { parseJid } from "../jid/jid.ts";
 import type { BoundSession } from "../router/session.ts";
 import { Router } from "../router/router.ts";
-import { SqliteBlocklistStore } from "../storage/blocklist_store.ts";
+import { SqliteBlocklistStore } from "./blocklist_store.ts";
 import type { LastActivity } from "../storage/last_activity_store.ts";
 import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";

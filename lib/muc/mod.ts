@@ -12,6 +12,11 @@
  *
  * @module
  */
+import type { NamedModule } from "../modules/module.ts";
+import type { Component } from "../router/component.ts";
+import { SqliteRoomStore } from "../storage/room_store.ts";
+import { createMucService } from "./service.ts";
+
 export { createMucService, MucService, type MucServiceOptions } from "./service.ts";
 export { MUC_FEATURES } from "./features/mod.ts";
 export {
@@ -53,3 +58,27 @@ export {
 } from "./affiliation.ts";
 export { DEFAULT_ROOM_CONFIG, type RoomConfig, type Whois } from "./room_config.ts";
 export { SERVICE_NAME } from "./disco.ts";
+
+/**
+ * The MUC service as a server module: a component at `muc_domain` (a top-level key, since the
+ * server's domain is derived from it) whose rooms persist in `muc_rooms`, `muc_affiliations` and
+ * `muc_history` (schema v1–v2, lib/storage/room_store.ts); `admins` administer every room.
+ */
+export const MUC_MODULE: NamedModule<"muc"> = {
+  name: "muc",
+  description: "Multi-User Chat (XEP-0045): the chat-room service at muc_domain",
+  dependsOn: [],
+  options: {},
+  start({ router, db, server, log }) {
+    const muc: Component = createMucService({
+      domain: server.mucDomain,
+      store: new SqliteRoomStore(db),
+      deliver: (stanza) => router.route(stanza),
+      deliverXml: (to, xml) => router.deliverXml(to, xml),
+      admins: [...server.admins],
+      log,
+    });
+    router.addComponent(muc);
+    return { stop: () => muc.close?.() };
+  },
+};

@@ -1,40 +1,24 @@
-// The assembled server: storage, TLS, router, modules, MUC component and the c2s listener.
+// The assembled server: storage, TLS, router, the enabled modules (lib/modules/loader.ts) and the
+// c2s listener.
 import { createSecureContext } from "node:tls";
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { Accounts } from "../accounts/accounts.ts";
 import { adminCommands, type ServerStatus, statusLine } from "../admin/admin_commands.ts";
 import { ADMIN_SOCKET_NAME, AdminSocket } from "../admin/admin_socket.ts";
-import { contactAddressesModule } from "../c2s/contact_addresses.ts";
-import { discoModule } from "../c2s/disco.ts";
-import { entityTimeModule } from "../c2s/entity_time.ts";
-import { lastActivityModule } from "../c2s/last_activity.ts";
-import { pingModule } from "../c2s/ping.ts";
-import { privateStorageModule } from "../c2s/private_storage.ts";
-import { registerModule } from "../c2s/register.ts";
 import { type C2sOptions, C2sStream } from "../c2s/stream.ts";
-import { vcardModule } from "../c2s/vcard.ts";
-import { versionModule } from "../c2s/version.ts";
-import type { Config } from "../config/config.ts";
-import { imModule } from "../im/mod.ts";
-import { createMucService } from "../muc/mod.ts";
+import { type Config, moduleSection } from "../config/config.ts";
+import { BUILTIN_MODULES } from "../modules/builtin.ts";
+import { type RunningModules, startModules } from "../modules/loader.ts";
 import { ensureCertificate } from "../net/certificate.ts";
 import { Listener } from "../net/listener.ts";
 import { KeyedBuckets } from "../net/token_bucket.ts";
+import { REGISTRATION_MODULE } from "../register/mod.ts";
 import { Router } from "../router/router.ts";
-import type { Component } from "../router/component.ts";
 import { createPlainServer } from "../sasl/plain_server.ts";
 import { createScramServer } from "../sasl/scram_server.ts";
-import { SqliteAccountFacts } from "../storage/account_facts.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
-import { SqliteLastActivityStore } from "../storage/last_activity_store.ts";
-import { SqlitePrivateStore } from "../storage/private_store.ts";
 import { SqliteTombstoneStore } from "../storage/tombstone_store.ts";
-import { SqliteVcardStore } from "../storage/vcard_store.ts";
-import { SqliteRoomStore } from "../storage/room_store.ts";
-import { SqliteBlocklistStore } from "../storage/blocklist_store.ts";
-import { SqliteOfflineStore } from "../storage/offline_store.ts";
-import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 
 export interface StartOptions {
@@ -50,7 +34,7 @@ export class Server {
   #db: DatabaseSync;
   #listener: Listener;
   #streams = new Set<C2sStream>();
-  #components: Component[];
+  #modules: RunningModules;
   #stopped: Promise<void> | null = null;
   #admin: AdminSocket | null = null;
   #startedAt = Date.now();
@@ -62,7 +46,7 @@ export class Server {
       router: Router;
       db: DatabaseSync;
       listener: Listener;
-      components: Component[];
+      modules: RunningModules;
     },
   ) {
     this.config = parts.config;
@@ -70,13 +54,14 @@ export class Server {
     this.router = parts.router;
     this.#db = parts.db;
     this.#listener = parts.listener;
-    this.#components = parts.components;
+    this.#modules = parts.modules;
   }
 
   /** Opens the database, prepares TLS and starts listening. */
   static async start(config: Config, options: StartOptions = {}): Promise<Server> {
     const log = options.log ?? defaultLog;
     const db = openDatabase(config.databasePath);
+    let modules: RunningModules | undefined;
     try {
       const accounts = new Accounts(new SqliteAccountStore(db), {
         tombstones: new SqliteTombstoneStore(db),
@@ -100,44 +85,15 @@ export class Server {
         accountExists: (local) => accounts.exists(local),
         log,
       });
-      discoModule(router);
-      pingModule(router);
-      versionModule(router);
-      const lastActivityStore = new SqliteLastActivityStore(db);
-      const im = imModule(router, {
-        rosterStore: new SqliteRosterStore(db),
-        offlineStore: new SqliteOfflineStore(db),
-        blocklistStore: new SqliteBlocklistStore(db),
-        lastActivityStore,
-        offlineMaxMessages: config.offline.maxMessages,
-        blockingBounce: config.blocking.bounce,
-      });
-      entityTimeModule(router);
-      contactAddressesModule(router, config.contact);
-      vcardModule(router, { store: new SqliteVcardStore(db) });
-      privateStorageModule(router, { store: new SqlitePrivateStore(db) });
-      const facts = new SqliteAccountFacts(db);
-      lastActivityModule(router, {
-        store: lastActivityStore,
-        accountExists: (username) => accounts.exists(username),
-        canSeePresence: (username, contact) => facts.canSeePresence(username, contact),
-      });
-      const registration = registerModule(router, {
+      modules = await startModules(BUILTIN_MODULES, {
+        router,
+        db,
         accounts,
-        allow: config.registration.allow,
-        minSecondsBetween: config.registration.minSecondsBetween,
-        prepareRemoval: (username) => im.prepareAccountRemoval(username),
+        server: { domain: config.domain, mucDomain: config.mucDomain, admins: config.admins },
         log,
+        section: (name) => moduleSection(config, name),
       });
-      const muc = createMucService({
-        domain: config.mucDomain,
-        store: new SqliteRoomStore(db),
-        deliver: (stanza) => router.route(stanza),
-        deliverXml: (to, xml) => router.deliverXml(to, xml),
-        admins: config.admins,
-        log,
-      });
-      router.addComponent(muc);
+      const registration = modules.api(REGISTRATION_MODULE);
 
       const streams = new Set<C2sStream>();
       // One options object for every stream (not one per connection, with its closures).
@@ -181,7 +137,7 @@ export class Server {
           streams.add(new C2sStream(transport, c2sOptions));
         },
       });
-      const server = new Server({ config, accounts, router, db, listener, components: [muc] });
+      const server = new Server({ config, accounts, router, db, listener, modules });
       server.#streams = streams;
       const adminPath = join(config.dataDir, ADMIN_SOCKET_NAME);
       try {
@@ -195,6 +151,7 @@ export class Server {
       }
       return server;
     } catch (error) {
+      await modules?.stop();
       db.close();
       throw error;
     }
@@ -239,6 +196,11 @@ export class Server {
     return statusLine(this.status());
   }
 
+  /** The names of the running modules, in start order. */
+  get moduleNames(): string[] {
+    return this.#modules.names;
+  }
+
   /** Closes every stream with `<system-shutdown/>`, stops listening and closes the database. */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
@@ -253,7 +215,7 @@ export class Server {
       this.#listener.destroyAll();
       // Give the routing of the sessions' final unavailable presences a turn to finish.
       await new Promise((resolve) => setTimeout(resolve, 50));
-      for (const component of this.#components) await component.close?.();
+      await this.#modules.stop();
       await admin;
       this.#db.close();
     })();

@@ -1,7 +1,7 @@
 // Read-only facts about an account from the instant-messaging tables (schema v2), for services
 // that need one answer from data another module owns, and for `verona user show`.
 import type { DatabaseSync } from "node:sqlite";
-import { integer } from "./_sql.ts";
+import { integer } from "./sql.ts";
 
 /** Counts and checks over `accounts`, `roster_items` and `offline_messages`. */
 export class SqliteAccountFacts {

@@ -1,7 +1,7 @@
 // Account storage: usernames with their SCRAM credentials (RFC 5802 §3), never passwords.
 import type { DatabaseSync } from "node:sqlite";
 import type { ScramCredentials, ScramHash } from "../sasl/credentials.ts";
-import { blob, integer, text, transaction } from "./_sql.ts";
+import { blob, integer, text, transaction } from "./sql.ts";
 
 /**
  * Where accounts live. Usernames are passed already normalized (the caller applies the JID

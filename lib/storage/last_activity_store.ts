@@ -1,6 +1,6 @@
 // Last logout per account, for Last Activity (XEP-0012 §4) and the admin's `user show`.
 import type { DatabaseSync } from "node:sqlite";
-import { integer, textOrNull } from "./_sql.ts";
+import { integer, textOrNull } from "./sql.ts";
 
 /** When an account's last session ended, and the status text it left with. */
 export interface LastActivity {

@@ -1,7 +1,7 @@
 // Private XML storage (XEP-0049): elements kept per account under their name and namespace.
 import type { DatabaseSync } from "node:sqlite";
 import type { Element } from "../xml/element.ts";
-import { integer, text } from "./_sql.ts";
+import { integer, text } from "./sql.ts";
 import { loadXml, storeXml } from "../xml/stored.ts";
 
 /** Where private XML lives. Usernames are prepared JID localparts of existing accounts. */

@@ -1,7 +1,7 @@
 // Persistent MUC rooms (XEP-0045 §10.1.3 persistent rooms): configuration, subject, affiliations,
 // and discussion history (§7.2.15).
 import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
-import { text, textOrNull, transaction } from "./_sql.ts";
+import { text, textOrNull, transaction } from "./sql.ts";
 
 /** The four stored affiliations, highest first (XEP-0045 §5.2). "none" is never stored. */
 export const AFFILIATIONS = ["owner", "admin", "member", "outcast"] as const;

@@ -1,6 +1,6 @@
 // Rosters (RFC 6121 §2), their versions (§2.6) and pending inbound subscription requests (§3.1.3).
 import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
-import { integer, text, textOrNull, transaction } from "./_sql.ts";
+import { integer, text, textOrNull, transaction } from "./sql.ts";
 
 /** The subscription state of a roster item (RFC 6121 §2.1.2.5). */
 export type Subscription = "none" | "to" | "from" | "both";

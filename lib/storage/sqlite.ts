@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./migrations.ts";
-import { integer, transaction } from "./_sql.ts";
+import { integer, transaction } from "./sql.ts";
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
 export const BUSY_TIMEOUT_MS = 5_000;

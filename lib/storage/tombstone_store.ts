@@ -1,6 +1,6 @@
 // Names of removed accounts, reserved for a while so nobody takes one over at once (XEP-0077 §3.2).
 import type { DatabaseSync } from "node:sqlite";
-import { integer } from "./_sql.ts";
+import { integer } from "./sql.ts";
 
 /** Where tombstones live. No foreign key: the account is gone. */
 export interface TombstoneStore {

@@ -1,7 +1,7 @@
 // vCard storage (XEP-0054): one vCard element per account.
 import type { DatabaseSync } from "node:sqlite";
 import type { Element } from "../xml/element.ts";
-import { text } from "./_sql.ts";
+import { text } from "./sql.ts";
 import { loadXml, storeXml } from "../xml/stored.ts";
 
 /** Where vCards live. Usernames are prepared JID localparts of existing accounts. */

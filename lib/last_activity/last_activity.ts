@@ -8,7 +8,7 @@ import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { LastActivityStore } from "../storage/last_activity_store.ts";
 import { el } from "../xml/element.ts";
-import { accountReply, accountTarget } from "./_account.ts";
+import { accountReply, accountTarget } from "../modules/account_iq.ts";
 
 /** Options for {@linkcode lastActivityModule}. */
 export interface LastActivityOptions {

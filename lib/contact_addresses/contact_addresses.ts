@@ -1,8 +1,27 @@
 // Contact Addresses for XMPP Services (XEP-0157 §2): a serverinfo form in the server's disco#info.
-import { CONTACT_KINDS, type ContactAddresses } from "../config/config.ts";
 import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import { el, type Element } from "../xml/element.ts";
+
+/** Contact addresses (XEP-0157) published in the server's disco#info, as URIs. */
+export interface ContactAddresses {
+  abuse: string[];
+  admin: string[];
+  feedback: string[];
+  sales: string[];
+  security: string[];
+  support: string[];
+}
+
+/** The XEP-0157 address kinds, in the order they are published. */
+export const CONTACT_KINDS: readonly (keyof ContactAddresses)[] = [
+  "abuse",
+  "admin",
+  "feedback",
+  "sales",
+  "security",
+  "support",
+];
 
 /**
  * Publishes the configured addresses as an XEP-0128 extension of the server's disco#info:

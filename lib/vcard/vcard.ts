@@ -4,7 +4,7 @@ import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { VcardStore } from "../storage/vcard_store.ts";
 import { el } from "../xml/element.ts";
-import { accountReply, accountTarget } from "./_account.ts";
+import { accountReply, accountTarget } from "../modules/account_iq.ts";
 
 /** Largest vCard accepted, in bytes of XML (room for a small embedded photo). */
 export const VCARD_MAX_BYTES = 128 * 1024;
@@ -19,11 +19,11 @@ export interface VcardOptions {
 /**
  * vCards on account bare JIDs. Reading an account without a vCard answers an empty `<vCard/>`,
  * as Prosody's vcard_legacy does (XEP-0054 §3.1 allows that or `item-not-found`; a result is
- * what most clients handle best). Only the owner may set it (`forbidden` for others).
+ * what most clients handle best). Only the owner may set it (`forbidden` for others). The server
+ * feature `vcard-temp` is declared by the module (mod.ts).
  */
 export function vcardModule(router: Router, options: VcardOptions): void {
   const maxBytes = options.maxBytes ?? VCARD_MAX_BYTES;
-  router.serverFeatures.add(NS.VCARD);
   router.iq.on("account", "vCard", NS.VCARD, (stanza, context) => {
     const target = accountTarget(stanza, context);
     if (stanza.attrs.type === "get") {

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import { openDatabase } from "./sqlite.ts";
+import { openDatabase } from "../storage/sqlite.ts";
 import { SqliteBlocklistStore } from "./blocklist_store.ts";
 import { SqliteOfflineStore } from "./offline_store.ts";
-import { SqliteRosterStore } from "./roster_store.ts";
+import { SqliteRosterStore } from "../storage/roster_store.ts";
 
 function withUsers() {
   const db = openDatabase(":memory:");

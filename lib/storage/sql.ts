@@ -1,4 +1,4 @@
-// Helpers shared by the SQLite stores: transactions and typed column reads.
+// Helpers for every SQLite store (core and modules): transactions and typed column reads.
 import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
 
 type Row = Record<string, SQLOutputValue>;

@@ -1,6 +1,6 @@
 // Blocklists (XEP-0191): the JIDs each user blocks.
 import type { DatabaseSync } from "node:sqlite";
-import { text, transaction } from "./_sql.ts";
+import { text, transaction } from "../storage/sql.ts";
 
 /** Where blocklists live. Usernames are prepared localparts, items prepared JIDs. */
 export interface BlocklistStore {

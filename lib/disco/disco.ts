@@ -6,8 +6,15 @@ import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { el } from "../xml/element.ts";
 
+/** Options for {@linkcode discoModule}. */
+export interface DiscoOptions {
+  /** Features listed on every account's disco#info besides the account iq namespaces. */
+  accountFeatures?: ReadonlySet<string>;
+}
+
 /** disco#info and disco#items on the server's domain and on account bare JIDs. */
-export function discoModule(router: Router): void {
+export function discoModule(router: Router, options: DiscoOptions = {}): void {
+  const accountFeatures = options.accountFeatures ?? new Set<string>();
   router.iq.on("server", "query", NS.DISCO_INFO, (stanza) => {
     const query = stanza.getChild("query", NS.DISCO_INFO)!;
     if (stanza.attrs.type !== "get") throw new StanzaError("cancel", "not-allowed");
@@ -51,7 +58,12 @@ export function discoModule(router: Router): void {
     }
     const implicit = stanza.attrs.to === undefined && origin !== undefined;
     // Every namespace the server answers on the account's behalf (vCard, last activity, ...).
-    const features = new Set([NS.DISCO_INFO, NS.DISCO_ITEMS, ...router.iq.namespaces("account")]);
+    const features = new Set([
+      NS.DISCO_INFO,
+      NS.DISCO_ITEMS,
+      ...router.iq.namespaces("account"),
+      ...accountFeatures,
+    ]);
     return reply(stanza, implicit ? { from: origin.jid.bare } : {}).append(
       el(
         "query",

@@ -1,6 +1,6 @@
 // Offline messages (XEP-0160, RFC 6121 §8.5.2.1.1): kept for a user until their next login.
 import type { DatabaseSync } from "node:sqlite";
-import { integer, text, transaction } from "./_sql.ts";
+import { integer, text, transaction } from "../storage/sql.ts";
 
 /** Where messages for offline users wait. Usernames are prepared localparts. */
 export interface OfflineStore {

@@ -4,7 +4,7 @@ import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { PrivateStore } from "../storage/private_store.ts";
 import { el } from "../xml/element.ts";
-import { accountReply, accountTarget } from "./_account.ts";
+import { accountReply, accountTarget } from "../modules/account_iq.ts";
 
 /** Largest element stored, in bytes of XML. */
 export const PRIVATE_MAX_BYTES = 64 * 1024;

@@ -1,0 +1,38 @@
+// The modules this build ships, in the order they start (dependencies first; the loader keeps
+// this order where dependencies allow). Adding a feature to the server is adding it here.
+import { CONTACT_MODULE } from "../contact_addresses/mod.ts";
+import { DISCO_MODULE } from "../disco/mod.ts";
+import { ENTITY_TIME_MODULE } from "../entity_time/mod.ts";
+import {
+  BLOCKING_MODULE,
+  CARBONS_MODULE,
+  OFFLINE_MODULE,
+  PRESENCE_MODULE,
+  ROSTER_MODULE,
+} from "../im/mod.ts";
+import { LAST_ACTIVITY_MODULE } from "../last_activity/mod.ts";
+import { MUC_MODULE } from "../muc/mod.ts";
+import { PING_MODULE } from "../ping/mod.ts";
+import { PRIVATE_STORAGE_MODULE } from "../private_storage/mod.ts";
+import { REGISTRATION_MODULE } from "../register/mod.ts";
+import { VCARD_MODULE } from "../vcard/mod.ts";
+import { VERSION_MODULE } from "../version/mod.ts";
+
+/** Every built-in module; each has a `[name]` section in the configuration. */
+export const BUILTIN_MODULES = [
+  DISCO_MODULE,
+  PING_MODULE,
+  VERSION_MODULE,
+  ROSTER_MODULE,
+  BLOCKING_MODULE,
+  LAST_ACTIVITY_MODULE,
+  PRESENCE_MODULE,
+  OFFLINE_MODULE,
+  CARBONS_MODULE,
+  ENTITY_TIME_MODULE,
+  CONTACT_MODULE,
+  VCARD_MODULE,
+  PRIVATE_STORAGE_MODULE,
+  REGISTRATION_MODULE,
+  MUC_MODULE,
+] as const;

@@ -231,3 +231,76 @@ Deno.test("an occupant that stops reading is cut off at the send-queue bound; th
     await listener.disconnect();
   });
 });
+
+Deno.test("unfinished huge stream headers before authentication are cut off at once and cost little memory", async () => {
+  await withServer("", async (server) => {
+    const victim = await login(server.port, "victim@localhost", "victim-pass");
+    const rssBefore = await rssKiB(server.pid);
+    const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' ` +
+      `xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0' foo='`;
+    const chunk = "a".repeat(64 * 1024);
+    const t0 = performance.now();
+    const attackers = await Promise.all(
+      Array.from({ length: 10 }, () => RawClient.connect(server.port)),
+    );
+    // Each tries to send 10 MB of one attribute value; the server stops it early.
+    const written = await Promise.all(attackers.map(async (raw) => {
+      let bytes = 0;
+      raw.send(header);
+      while (bytes < 10 * 1024 * 1024 && !raw.closed && !raw.text.includes("</stream:stream>")) {
+        const taken = await Promise.race([
+          raw.sendPaced(chunk).then(() => true),
+          new Promise<false>((resolve) => setTimeout(() => resolve(false), 2000)),
+        ]);
+        if (!taken) break;
+        bytes += chunk.length;
+      }
+      await raw.waitFor("policy-violation", 5000);
+      return bytes;
+    }));
+    const cutOffMs = performance.now() - t0;
+    const rssAfter = await rssKiB(server.pid);
+    const ping = performance.now();
+    await victim.sync();
+    const pingMs = performance.now() - ping;
+    console.log(
+      `pre-auth headers: 10 connections cut off with policy-violation within ` +
+        `${cutOffMs.toFixed(0)} ms, each having written at most ${Math.max(...written)} bytes ` +
+        `(kernel buffers included; the parser refuses past 3 KiB of attribute value); server RSS ` +
+        `${rssBefore} -> ${rssAfter} KiB; another client's ping ${pingMs.toFixed(1)} ms`,
+    );
+    assert.ok(rssAfter - rssBefore < 32 * 1024, "no 100 MB held");
+    for (const raw of attackers) raw.close();
+    await victim.disconnect();
+  });
+});
+
+Deno.test("deep nesting before authentication and a stanza over the limit in multibyte text are refused at once", async () => {
+  await withServer("", async (server) => {
+    const victim = await login(server.port, "victim@localhost", "victim-pass");
+    const nested = await RawClient.connect(server.port);
+    await nested.startTls();
+    const t0 = performance.now();
+    nested.send("<message>" + "<a>".repeat(16_000)); // 48 KB of nesting
+    await nested.waitFor("policy-violation", 2000);
+    const nestedMs = performance.now() - t0;
+    const ping = performance.now();
+    await victim.sync();
+    const pingMs = performance.now() - ping;
+
+    const big = await RawClient.connect(server.port);
+    await big.startTls();
+    await big.login("flooder", "flood-pass");
+    // 92,922 three-byte characters: 278 KB, over the 256 KiB limit though under 256 Ki characters.
+    big.send(`<message to='target@localhost'><body>${"€".repeat(92_922)}</body></message>`);
+    await big.waitFor("policy-violation", 5000);
+    console.log(
+      `nesting: 48 KB refused in ${nestedMs.toFixed(1)} ms, another client's ping ` +
+        `${pingMs.toFixed(1)} ms; 278 KB of multibyte text refused with policy-violation`,
+    );
+    assert.ok(nestedMs < 500, `nesting took ${nestedMs} ms`);
+    nested.close();
+    big.close();
+    await victim.disconnect();
+  });
+});

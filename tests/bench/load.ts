@@ -46,6 +46,8 @@ Options:
   --password PW      password of every bench account (default: bench-password)
   --host H           target a running server at H instead of starting one
   --port P           its client port (default with --host: 5222)
+  --server-pid PID   with --host: the server's process id, to read its CPU time and
+                     memory from /proc (a server on this machine)
   --domain D         XMPP domain (default: localhost)
   --muc-domain D     MUC service (default: conference.<domain>)
   --timeout S        seconds before a phase is aborted (default: 120)
@@ -85,6 +87,7 @@ interface Options {
   password: string;
   host?: string;
   port?: number;
+  serverPid?: number;
   domain: string;
   mucDomain: string;
   timeoutMs: number;
@@ -127,6 +130,7 @@ function parseOptions(args: string[]): Options | "help" {
       password: { type: "string" },
       host: { type: "string" },
       port: { type: "string" },
+      "server-pid": { type: "string" },
       domain: { type: "string" },
       "muc-domain": { type: "string" },
       timeout: { type: "string" },
@@ -196,6 +200,9 @@ function parseOptions(args: string[]): Options | "help" {
   if (values.port !== undefined && values.host === undefined) {
     throw new UsageError("--port needs --host (without --host the bench starts its own server)");
   }
+  if (values["server-pid"] !== undefined && values.host === undefined) {
+    throw new UsageError("--server-pid needs --host (a server the bench starts is known)");
+  }
   const domain = values.domain ?? "localhost";
   const password = values.password ?? "bench-password";
   if (password === "") throw new UsageError("--password must not be empty");
@@ -217,6 +224,9 @@ function parseOptions(args: string[]): Options | "help" {
     password,
     host: values.host,
     port: values.host === undefined ? undefined : positiveInt("port", values.port ?? "5222", 65535),
+    serverPid: values["server-pid"] === undefined
+      ? undefined
+      : positiveInt("server-pid", values["server-pid"], 2 ** 31 - 1),
     domain,
     mucDomain: values["muc-domain"] ?? `conference.${domain}`,
     timeoutMs: 1000 *
@@ -904,6 +914,7 @@ export async function main(args: string[]): Promise<number> {
     options: opts,
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 0,
+    serverPid: opts.serverPid,
     ticks: await clockTicks(),
     clients: [],
     aborted: false,
@@ -980,8 +991,14 @@ export async function main(args: string[]): Promise<number> {
       print(`server:  ${server.command.map(shellQuote).join(" ")}`);
       print(`         pid ${server.pid}, port ${server.port}, ${cpus} CPUs; ${pinning}`);
     } else {
-      report.server = { host: opts.host, port: opts.port };
-      print(`server:  ${opts.host}:${opts.port} (not started by the bench: no server CPU figures)`);
+      report.server = { host: opts.host, port: opts.port, pid: opts.serverPid };
+      print(
+        `server:  ${opts.host}:${opts.port} (not started by the bench: ${
+          opts.serverPid === undefined
+            ? "no server CPU figures"
+            : `CPU and memory of pid ${opts.serverPid}`
+        })`,
+      );
       if (opts.clients > 200) {
         print(`warning: ${opts.clients} connections from one address; servers often limit that`);
       }

@@ -31,7 +31,6 @@ let pushNumber = 0;
 export function blockingModule(router: Router, options: BlockingOptions): void {
   const { blocklists, rosters, bounce } = options;
   const interested = new WeakSet<BoundSession>();
-  router.serverFeatures.add(NS.BLOCKING);
 
   const own = (stanza: Element, origin: BoundSession | undefined): BoundSession => {
     if (origin === undefined || (stanza.attrs.to ?? origin.jid.bare) !== origin.jid.bare) {

@@ -33,9 +33,8 @@ export function carbon(
   );
 }
 
-/** Installs carbons; advertises urn:xmpp:carbons:2. */
+/** Installs carbons (the module declares urn:xmpp:carbons:2). */
 export function carbonsModule(router: Router): void {
-  router.serverFeatures.add(NS.CARBONS);
   /** Carbons-enabled sessions by bare JID. */
   const enabled = new Map<string, Set<BoundSession>>();
 

@@ -83,6 +83,7 @@ export const BLOCKING_MODULE: NamedModule<
   description: "Blocking Command (XEP-0191): blocklists, enforced in both directions",
   dependsOn: ["roster"],
   options: { bounce: { default: true, read: boolean } },
+  features: { server: [NS.BLOCKING] },
   start({ router, db, config, modules }) {
     const blocklists = new Blocklists(new SqliteBlocklistStore(db), router);
     // Access control first: blocking runs at Priority.ACCESS on the stanza hooks.
@@ -137,6 +138,7 @@ export const OFFLINE_MODULE: NamedModule<"offline", OfflineConfig> = {
       read: (key, value) => integer(key, value, 0, 1_000_000),
     },
   },
+  features: (config) => config.maxMessages > 0 ? { server: [NS.OFFLINE] } : {},
   start({ router, db, config }) {
     offlineModule(router, { store: new SqliteOfflineStore(db), maxMessages: config.maxMessages });
   },
@@ -148,6 +150,7 @@ export const CARBONS_MODULE: NamedModule<"carbons"> = {
   description: "Message Carbons (XEP-0280): copies of a user's chats to their other resources",
   dependsOn: [],
   options: {},
+  features: { server: [NS.CARBONS] },
   start({ router }) {
     carbonsModule(router);
   },

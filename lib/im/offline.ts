@@ -41,12 +41,11 @@ export function isStorable(stanza: Element): boolean {
   return content;
 }
 
-/** Installs offline storage and delivery; advertises `msgoffline`. */
+/** Installs offline storage and delivery (the module declares `msgoffline` when it stores). */
 export function offlineModule(router: Router, options: OfflineOptions): void {
   const { store, maxMessages } = options;
   const now = options.now ?? (() => new Date());
   if (maxMessages === 0) return;
-  router.serverFeatures.add(NS.OFFLINE);
 
   router.hooks.on("message-undelivered", ({ stanza, to }) => {
     if (!isStorable(stanza)) return;

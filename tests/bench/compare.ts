@@ -43,6 +43,9 @@ Options:
   --clients N          clients in the load (default: 500)
   --chat-pairs N       1:1 chat pairs (default: 100)
   --occupants N        room size of the groupchat fan-out (default: 50)
+  --messages N         groupchat messages sent to it (default: load.ts's, 100000
+                       deliveries in all); more make short phases (fast servers) more precise:
+                       CPU time is read in clock ticks of 10 ms
   --idle-sessions N    sessions per batch of the idle-memory measurement, two batches
                        (default: 1000; 0 to skip it)
   --cert KIND          ecdsa (P-256, Verona's own generator; default) or rsa (RSA-2048,
@@ -86,6 +89,7 @@ interface Options {
   clients: number;
   chatPairs: number;
   occupants: number;
+  messages?: number;
   idleSessions: number;
   cert: "ecdsa" | "rsa";
   rounds: number;
@@ -95,11 +99,16 @@ interface Options {
 
 class UsageError extends Error {}
 
-function count(name: string, text: string | undefined, fallback: number, min = 1): number {
+function count(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  { min = 1, max = 5000 } = {},
+): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > 5000) {
-    throw new UsageError(`--${name} must be an integer from ${min} to 5000, got "${text}"`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
   }
   return value;
 }
@@ -112,6 +121,7 @@ function parseOptions(args: string[]): Options | "help" {
       clients: { type: "string" },
       "chat-pairs": { type: "string" },
       occupants: { type: "string" },
+      messages: { type: "string" },
       "idle-sessions": { type: "string" },
       cert: { type: "string" },
       rounds: { type: "string" },
@@ -130,7 +140,7 @@ function parseOptions(args: string[]): Options | "help" {
       throw new UsageError(`--servers takes ${SERVERS.join(", ")}; got "${name}"`);
     }
   }
-  const clients = count("clients", values.clients, 500, 2);
+  const clients = count("clients", values.clients, 500, { min: 2 });
   const chatPairs = count("chat-pairs", values["chat-pairs"], Math.min(100, clients / 2 | 0));
   if (chatPairs * 2 > clients) throw new UsageError("--chat-pairs may not exceed half --clients");
   const occupants = count("occupants", values.occupants, Math.min(50, clients));
@@ -148,9 +158,12 @@ function parseOptions(args: string[]): Options | "help" {
     clients,
     chatPairs,
     occupants,
-    idleSessions: count("idle-sessions", values["idle-sessions"], 1000, 0),
+    messages: values.messages === undefined
+      ? undefined
+      : count("messages", values.messages, 0, { max: 100_000 }),
+    idleSessions: count("idle-sessions", values["idle-sessions"], 1000, { min: 0 }),
     cert,
-    rounds: count("rounds", values.rounds, 1),
+    rounds: count("rounds", values.rounds, 1, { max: 10 }),
     password,
     json: values.json ?? false,
   };
@@ -362,6 +375,7 @@ async function runLoad(
     ...["--host", "127.0.0.1", "--port", String(target.port), "--server-pid", String(target.pid)],
     ...["--clients", String(options.clients), "--chat-pairs", String(options.chatPairs)],
     ...["--chat-to", "full", "--occupants", String(options.occupants)],
+    ...(options.messages === undefined ? [] : ["--messages", String(options.messages)]),
     ...["--domain", DOMAIN, "--password", options.password, "--json"],
   ];
   const load = [Deno.execPath(), "run", ...PERMISSIONS, LOAD_SCRIPT, ...args];

@@ -1,4 +1,8 @@
 // Server configuration: typed options with defaults, read from a TOML file and command-line flags.
+// The core keys are read here; each module's section is read by the module's own option readers,
+// found in the module list (lib/modules/builtin.ts by default), which is also where Config gets
+// the sections' types. Modules read values with lib/config/values.ts, never with this file, so the
+// import goes one way.
 import { parse as parseToml, TomlError } from "smol-toml";
 import { dirname, isAbsolute, join } from "node:path";
 import { BUILTIN_MODULES } from "../modules/builtin.ts";

@@ -8,9 +8,14 @@ import type { Element } from "../lib/xml/element.ts";
 import { verona } from "./_process.ts";
 
 /** A client logged in over STARTTLS + SCRAM and bound, sending no presence. */
-export async function login(port: number, jid: string, password: string): Promise<ReplayClient> {
+export async function login(
+  port: number,
+  jid: string,
+  password: string,
+  options: { localAddress?: string } = {},
+): Promise<ReplayClient> {
   const client = new ReplayClient();
-  await client.connect({ host: "127.0.0.1", port, jid, password, timeoutMs: 5000 });
+  await client.connect({ host: "127.0.0.1", port, jid, password, timeoutMs: 5000, ...options });
   return client;
 }
 

@@ -2,7 +2,7 @@
 // temporary-auth-failure without any SCRAM work while other addresses log in, and idle
 // unauthenticated connections are let go sooner while the server is under connection pressure.
 import { strict as assert } from "node:assert";
-import { ReplayClient } from "../lib/replay/client.ts";
+import { login } from "./_clients.ts";
 import { startTestServer } from "./_harness.ts";
 import { RawClient } from "./_raw_client.ts";
 
@@ -37,23 +37,9 @@ Deno.test("an address that keeps failing authentication is refused at once; othe
   assert.equal(await failOnce(test.port), "temporary-auth-failure");
   assert.ok(performance.now() - started < 1000, "answered without the failure delay");
   // The right password from that address is refused too for now, but another address is fine.
-  const blocked = new ReplayClient();
-  await assert.rejects(
-    blocked.connect({
-      host: "127.0.0.1",
-      port: test.port,
-      jid: "romeo@localhost",
-      password: "r0me0-pass",
-    }),
-    /temporary-auth-failure/,
-  );
+  await assert.rejects(login(test.port, "romeo@localhost", "r0me0-pass"), /temporary-auth-failure/);
   assert.equal(await failOnce(test.port, "127.0.0.2"), "not-authorized");
-  const other = new ReplayClient();
-  await other.connect({
-    host: "127.0.0.1",
-    port: test.port,
-    jid: "romeo@localhost",
-    password: "r0me0-pass",
+  const other = await login(test.port, "romeo@localhost", "r0me0-pass", {
     localAddress: "127.0.0.3",
   });
   await other.disconnect();
@@ -81,13 +67,7 @@ Deno.test("idle unauthenticated connections get a shorter timeout under connecti
   assert.ok(!second.closed, "once below half the limit, the rest may take their time");
   second.close();
   // A client that logs in meanwhile is not affected.
-  const client = new ReplayClient();
-  await client.connect({
-    host: "127.0.0.1",
-    port: test.port,
-    jid: "romeo@localhost",
-    password: "r0me0-pass",
-  });
+  const client = await login(test.port, "romeo@localhost", "r0me0-pass");
   await new Promise((resolve) => setTimeout(resolve, 400));
   await client.sync();
   await client.disconnect();

@@ -40,17 +40,8 @@ async function countsBackToZero(test: TestServer): Promise<void> {
   assert.equal(test.server.router.sessionCount, 0, "every session unbound");
 }
 
-async function loginFrom(test: TestServer, localAddress?: string): Promise<ReplayClient> {
-  const client = new ReplayClient();
-  await client.connect({
-    host: "127.0.0.1",
-    port: test.port,
-    jid: "romeo@localhost",
-    password: "r0me0-pass",
-    timeoutMs: 5000,
-    localAddress,
-  });
-  return client;
+function loginFrom(test: TestServer, localAddress?: string): Promise<ReplayClient> {
+  return login(test.port, "romeo@localhost", "r0me0-pass", { localAddress });
 }
 
 /** Peers that never close their side; closed by the test once the server has let them go. */

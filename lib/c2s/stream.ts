@@ -1,5 +1,12 @@
 // A client-to-server stream (RFC 6120 §4–§7): header, features, STARTTLS,
 // SASL, resource binding and the legacy session iq, then stanzas to the router.
+// Stream Management (XEP-0198 §3–§7) and Client State Indication (XEP-0352 §4, §5) sit between
+// the session and the wire: `send()` goes through the CSI buffer, then the SM counter and queue.
+//
+// With SM resumption the session outlives its connection: the object bound in the router (the
+// session) and the object reading a socket (the connection) are then two streams. A stream that
+// resumes a hibernating session becomes the session's carrier and hands it everything it reads;
+// the session writes to its carrier's transport. Without resumption both are the same object.
 import type { SecureContext } from "node:tls";
 import { type Jid, JidError, parseJid, prepResource } from "../jid/jid.ts";
 import type { Router } from "../router/router.ts";
@@ -14,6 +21,20 @@ import { el, type Element } from "../xml/element.ts";
 import { type ParserErrorCondition, StreamParser } from "../xml/stream_parser.ts";
 import { type StreamErrorCondition, streamErrorXml } from "./stream_error.ts";
 import type { PreAuthRegistration } from "./register.ts";
+import { ClientStateBuffer } from "./client_state.ts";
+import {
+  type AckResult,
+  DEFAULT_MAX_UNACKED_BYTES,
+  DEFAULT_MAX_UNACKED_STANZAS,
+  DEFAULT_RESUME_TIMEOUT_S,
+  failed,
+  newSmId,
+  type Outbound,
+  parseBoolean,
+  parseH,
+  REQUEST_ACK_IDLE_MS,
+  StreamManagement,
+} from "./stream_management.ts";
 
 /** Limits and timings of a c2s stream. */
 export interface C2sLimits {
@@ -30,6 +51,13 @@ export interface C2sLimits {
   c2sBurstBytes: number;
   /** Time allowed to log in while the server is under connection pressure. */
   pressureNegotiationTimeoutMs: number;
+  /** XEP-0198: longest hibernation of a resumable session, seconds (default 600; 0: no resumption). */
+  smResumeTimeoutS?: number;
+  /** XEP-0198: unacknowledged stanzas (and their bytes) a session may hold before it ends. */
+  smMaxUnackedStanzas?: number;
+  smMaxUnackedBytes?: number;
+  /** XEP-0352: stanzas held back for an inactive client before they are flushed anyway. */
+  csiMaxHeld?: number;
 }
 
 /** What a c2s stream needs from the server. */
@@ -80,6 +108,19 @@ export class C2sStream implements BoundSession {
   #queue: Element[] = [];
   #busy = false;
   #ended = false;
+  /** XEP-0198 state, from `<enable/>` on; null for sessions that never enable it. */
+  #sm: StreamManagement | null = null;
+  /** XEP-0352 held-back stanzas while the client is inactive; null while active. */
+  #csi: ClientStateBuffer | null = null;
+  /** The connection that carries this session (itself, unless it was resumed elsewhere). */
+  #carrier: C2sStream = this;
+  /** The session this connection carries (itself, unless it resumed another). */
+  #session: C2sStream = this;
+  /** This connection's session was resumed on another connection: its input is ignored. */
+  #superseded = false;
+  /** The connection is gone and the session waits to be resumed (XEP-0198 §5, §7). */
+  #hibernating = false;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(transport: Transport, options: C2sOptions) {
     this.id = `c2s${(nextStreamNumber++).toString(36)}`;
@@ -87,9 +128,9 @@ export class C2sStream implements BoundSession {
     this.#options = options;
     this.#parser = new StreamParser({
       streamOpen: (name, ns, attrs) => this.#streamOpened(name, ns, attrs),
-      stanza: (stanza) => this.#received(stanza),
-      streamClose: () => this.close(),
-      error: (condition, text) => this.#parseError(condition, text),
+      stanza: (stanza) => this.#session.#received(stanza),
+      streamClose: () => this.#session.close(),
+      error: (condition, text) => this.#session.#parseError(condition, text),
     }, { maxStanzaSize: options.limits.maxStanzaBytes, maxDepth: options.limits.maxDepth });
     const { negotiationTimeoutMs, pressureNegotiationTimeoutMs } = options.limits;
     const connectedAt = Date.now();
@@ -107,32 +148,37 @@ export class C2sStream implements BoundSession {
     };
     this.#timer = setTimeout(expire, Math.min(negotiationTimeoutMs, pressureNegotiationTimeoutMs));
     transport.start({
-      data: (bytes) => this.#parser.write(bytes),
-      closed: () => this.#ended || this.#end(),
-      overflow: (queued) =>
-        this.closeWithError(
-          "policy-violation",
-          `${queued} bytes wait for a client that does not read`,
-        ),
+      data: (bytes) => this.#superseded || this.#parser.write(bytes),
+      closed: () => this.#connectionClosed(),
+      overflow: (queued) => this.#session.#overflow(this, queued),
     });
   }
 
   /** Serializes and queues a stanza for the client. */
   send(stanza: Element): void {
-    this.#transport.write(stanza.toString(NS.CLIENT));
+    this.#deliver(stanza);
   }
 
   /** Queues an already serialized stanza for the client. */
   sendXml(xml: string): void {
-    this.#transport.write(xml);
+    this.#deliver(xml);
   }
 
   /** Sends a stream error and closes (RFC 6120 §4.9.1.1). */
   closeWithError(condition: StreamErrorCondition | string, text?: string): void {
+    this.#closeWithErrorXml(
+      streamErrorXml(condition as StreamErrorCondition, text),
+      `${condition}${text ? `: ${text}` : ""}`,
+    );
+  }
+
+  #closeWithErrorXml(xml: string, what: string): void {
     if (this.#phase === "closing") return;
-    this.#log(`stream error ${condition}${text ? `: ${text}` : ""}`);
-    this.#sendHeaderIfNeeded();
-    this.#transport.write(streamErrorXml(condition as StreamErrorCondition, text));
+    this.#log(`stream error ${what}`);
+    if (!this.#hibernating) {
+      this.#carrier.#sendHeaderIfNeeded();
+      this.#out.write(xml);
+    }
     this.close();
   }
 
@@ -140,14 +186,117 @@ export class C2sStream implements BoundSession {
   close(): void {
     if (this.#phase === "closing") return;
     this.#phase = "closing";
-    this.#sendHeaderIfNeeded();
-    this.#transport.write("</stream:stream>");
-    this.#transport.close();
+    if (this.#hibernating) return this.#end(); // no connection to close
+    this.#carrier.#sendHeaderIfNeeded();
+    // XEP-0198 §4: a last ack tells the client which of its stanzas were handled.
+    if (this.#sm !== null) this.#out.write(this.#sm.answer().toString());
+    this.#out.write("</stream:stream>");
+    this.#out.close();
+  }
+
+  /** The transport this session writes to: its carrier's. */
+  get #out(): Transport {
+    return this.#carrier.#transport;
+  }
+
+  /** What goes to the client passes the CSI buffer (XEP-0352), then SM (XEP-0198). */
+  #deliver(item: Outbound): void {
+    if (this.#ended) return;
+    if (this.#csi === null) return this.#emit(item);
+    for (const out of this.#csi.offer(item)) this.#emit(out);
+  }
+
+  #emit(item: Outbound): void {
+    const xml = typeof item === "string" ? item : item.toString(NS.CLIENT);
+    const sm = this.#sm;
+    if (sm === null) {
+      if (!this.#hibernating) this.#out.write(xml);
+      return;
+    }
+    if (!sm.countSent(item, xml.length)) {
+      // Past the bounds nothing more can be kept for a resumption: the session ends, and what
+      // it holds is handled as undeliverable (after the current delivery loop has finished).
+      queueMicrotask(() => {
+        if (this.#hibernating) {
+          this.#log("resumption queue full");
+          this.#phase = "closing";
+          this.#end();
+        } else this.closeWithError("resource-constraint", "Too many unacknowledged stanzas");
+      });
+    }
+    if (this.#hibernating) return;
+    this.#out.write(xml);
+    if (sm.shouldRequest) this.#out.write(sm.request().toString());
+    else this.#scheduleAckRequest();
+  }
+
+  /** XEP-0198 §4: ask for an ack after a short idle time when stanzas wait for one. */
+  #scheduleAckRequest(): void {
+    if (this.#ackTimer !== undefined || this.#sm === null || this.#sm.awaitingAck) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      const sm = this.#sm;
+      if (sm === null || this.#hibernating || this.#phase !== "bound") return;
+      if (sm.unackedCount > 0 && !sm.awaitingAck) this.#out.write(sm.request().toString());
+    }, REQUEST_ACK_IDLE_MS);
+  }
+
+  /** This connection's transport is gone. */
+  #connectionClosed(): void {
+    const session = this.#session;
+    if (session !== this) {
+      // A connection that resumed a session: the session loses it, unless it moved on again.
+      if (session.#carrier === this) session.#lost();
+      return;
+    }
+    if (this.#ended || this.#carrier !== this) return; // resumed elsewhere meanwhile
+    this.#lost();
+  }
+
+  /** The session's connection is gone: it hibernates when it may be resumed, else it ends. */
+  #lost(): void {
+    if (this.#ended || this.#hibernating) return;
+    if (this.#sm?.resumable && this.#phase === "bound") return this.#hibernate();
+    this.#end();
+  }
+
+  #overflow(connection: C2sStream, queued: number): void {
+    if (this.#carrier !== connection) return;
+    if (this.#sm?.resumable && this.#phase === "bound") {
+      // Everything unread is in the SM queue: drop the connection and let the client resume.
+      this.#log(`${queued} bytes wait for a client that does not read; connection dropped`);
+      this.#out.destroy();
+      return;
+    }
+    this.closeWithError(
+      "policy-violation",
+      `${queued} bytes wait for a client that does not read`,
+    );
+  }
+
+  /** XEP-0198 §5, §7: the session stays bound and queues stanzas until resumed or expired. */
+  #hibernate(): void {
+    const sm = this.#sm!;
+    this.#hibernating = true;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    sm.awaitingAck = false;
+    // XEP-0352 §5.2: the CSI state does not survive; what it held waits with the rest.
+    const held = this.#csi?.flush() ?? [];
+    this.#csi = null;
+    for (const item of held) this.#emit(item);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#log("resumption timed out");
+      this.#phase = "closing";
+      this.#end();
+    }, sm.resumeTimeoutS * 1000);
+    this.#log(`hibernating for ${sm.resumeTimeoutS} s with ${sm.unackedCount} unacked stanza(s)`);
   }
 
   #log(line: string): void {
     this.#options.log(
-      `${this.id} ${this.#bound ? this.jid.full : this.#transport.remoteAddress} ${line}`,
+      `${this.id} ${this.#bound ? this.jid.full : this.#out.remoteAddress} ${line}`,
     );
   }
 
@@ -218,6 +367,8 @@ export class C2sStream implements BoundSession {
     } else if (this.#phase === "authenticated") {
       features.append(el("bind", { xmlns: NS.BIND }));
       features.append(el("session", { xmlns: NS.SESSION }, el("optional")));
+      features.append(el("sm", { xmlns: NS.SM })); // XEP-0198 §2
+      features.append(el("csi", { xmlns: NS.CSI })); // XEP-0352 §4.1
       // Features of the modules, e.g. roster versioning and pre-approval (RFC 6121 §2.6, §3.4).
       for (const feature of this.#options.router.streamFeatures) features.append(feature);
     }
@@ -226,6 +377,7 @@ export class C2sStream implements BoundSession {
 
   /** Stanzas are handled one at a time, in order, even when a handler is async. */
   #received(stanza: Element): void {
+    if (this.#session !== this) return this.#session.#received(stanza);
     if (this.#busy) {
       this.#queue.push(stanza);
       return;
@@ -262,9 +414,15 @@ export class C2sStream implements BoundSession {
   }
 
   #handle(stanza: Element): void | Promise<void> {
+    // Queued on this connection before it resumed a session: the session handles it.
+    if (this.#session !== this) return this.#session.#received(stanza);
     if (this.#phase === "closing") return;
-    if (this.#phase === "bound") return this.#stanza(stanza);
     const ns = stanza.attrs.xmlns;
+    if (this.#phase !== "connected") {
+      if (ns === NS.SM) return this.#smElement(stanza);
+      if (ns === NS.CSI) return this.#csiElement(stanza);
+    }
+    if (this.#phase === "bound") return this.#stanza(stanza);
     if (this.#phase === "connected") {
       if (ns === NS.TLS && stanza.name === "starttls") return this.#startTls();
       if (ns === NS.SASL) return this.#saslElement(stanza);
@@ -450,6 +608,7 @@ export class C2sStream implements BoundSession {
       return this.closeWithError("invalid-from", "'from' does not match the bound JID");
     }
     stanza.attrs.from = this.jid.full;
+    this.#sm?.countHandled(); // XEP-0198 §4: the router takes responsibility from here
     if (stanza.name === "iq") {
       const type = stanza.attrs.type;
       if (
@@ -476,14 +635,200 @@ export class C2sStream implements BoundSession {
     if (this.#ended) return;
     this.#ended = true;
     this.#phase = "closing";
+    this.#hibernating = false;
     clearTimeout(this.#timer);
+    clearTimeout(this.#ackTimer);
+    this.#csi = null;
     if (this.#bound) {
       this.#options.router.unbind(this).catch((error) =>
         this.#log(`error ending session: ${error instanceof Error ? error.message : error}`)
       );
       this.#log("closed");
+      // Unbound now (synchronously), so what the client never acknowledged goes elsewhere.
+      if (this.#sm !== null) this.#undeliverable(this.#sm.takeUnacked());
     }
+    this.#sm = null;
     this.#options.closed(this);
+  }
+
+  /**
+   * XEP-0198 §4: unacknowledged stanzas of an ended session are treated as stanzas to an
+   * unavailable resource (RFC 6121 §8.5.3.2): chat and normal messages are routed again, to the
+   * account's other resources or its offline storage; iq requests get an error; presence,
+   * groupchat, headlines, errors and carbons (whose original went elsewhere) are dropped, as
+   * is serialized fan-out (room presence and groupchat).
+   */
+  #undeliverable(items: Outbound[]): void {
+    const router = this.#options.router;
+    const routed = (result: void | Promise<void>) => {
+      if (result instanceof Promise) {
+        result.catch((error) =>
+          this.#log(`error re-routing: ${error instanceof Error ? error.message : error}`)
+        );
+      }
+    };
+    let count = 0;
+    for (const item of items) {
+      if (typeof item === "string") continue;
+      const type = item.attrs.type;
+      if (item.name === "message") {
+        if (type !== undefined && type !== "chat" && type !== "normal") continue;
+        if (item.getChild("sent", NS.CARBONS) || item.getChild("received", NS.CARBONS)) continue;
+        routed(router.route(item.clone()));
+        count++;
+      } else if (item.name === "iq" && (type === "get" || type === "set")) {
+        const bounce = errorReply(item, new StanzaError("wait", "recipient-unavailable"));
+        if (bounce && bounce.attrs.to !== undefined) routed(router.route(bounce));
+      }
+    }
+    if (count > 0) this.#log(`${count} unacknowledged message(s) routed again`);
+  }
+
+  /** XEP-0198 nonzas: enable, r, a (after bind), resume (before bind). */
+  #smElement(stanza: Element): void {
+    switch (stanza.name) {
+      case "enable":
+        return this.#enable(stanza);
+      case "resume":
+        return this.#resume(stanza);
+      case "r":
+        if (this.#sm !== null) this.#out.write(this.#sm.answer().toString());
+        return;
+      case "a":
+        return this.#ack(stanza);
+      default:
+        return this.closeWithError("unsupported-stanza-type", `<${stanza.name}> is not known`);
+    }
+  }
+
+  /** XEP-0198 §3: only once, only after bind; `resume` asks for §5. */
+  #enable(stanza: Element): void {
+    if (this.#phase !== "bound" || this.#sm !== null) {
+      this.#out.write(failed("unexpected-request").toString());
+      return;
+    }
+    const limits = this.#options.limits;
+    const serverMax = limits.smResumeTimeoutS ?? DEFAULT_RESUME_TIMEOUT_S;
+    const bounds = {
+      maxUnackedStanzas: limits.smMaxUnackedStanzas ?? DEFAULT_MAX_UNACKED_STANZAS,
+      maxUnackedBytes: limits.smMaxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+    };
+    const asked = parseH(stanza.attrs.max);
+    if (parseBoolean(stanza.attrs.resume) && serverMax > 0) {
+      const timeoutS = asked !== undefined && asked > 0 ? Math.min(asked, serverMax) : serverMax;
+      this.#sm = new StreamManagement({ resume: true, id: newSmId(), timeoutS }, bounds);
+      this.#out.write(
+        el("enabled", { xmlns: NS.SM, id: this.#sm.id, resume: "true", max: timeoutS }).toString(),
+      );
+    } else {
+      this.#sm = new StreamManagement({ resume: false }, bounds);
+      this.#out.write(el("enabled", { xmlns: NS.SM }).toString());
+    }
+    this.#log(`stream management enabled${this.#sm.resumable ? ", resumable" : ""}`);
+  }
+
+  /** XEP-0198 §4: the client's ack; §6: one beyond what was sent ends the stream. */
+  #ack(stanza: Element): void {
+    const sm = this.#sm;
+    if (sm === null) return;
+    const h = parseH(stanza.attrs.h);
+    if (h === undefined) return this.closeWithError("invalid-xml", "<a/> needs a valid 'h'");
+    sm.awaitingAck = false;
+    const result = sm.ack(h);
+    if (!result.ok) return this.#handledTooHigh(result);
+    if (sm.unackedCount > 0) this.#scheduleAckRequest();
+  }
+
+  #handledTooHigh(result: AckResult & { ok: false }): void {
+    const text = `You acknowledged ${result.h} stanzas, but I only sent you ${result.sent} so far`;
+    this.#closeWithErrorXml(
+      el(
+        "stream:error",
+        {},
+        el("undefined-condition", { xmlns: NS.STREAM_ERRORS }),
+        el("handled-count-too-high", { xmlns: NS.SM, h: result.h, "send-count": result.sent }),
+        el("text", { xmlns: NS.STREAM_ERRORS }, text),
+      ).toString(),
+      `undefined-condition: ${text}`,
+    );
+  }
+
+  /**
+   * XEP-0198 §5: takes over a session of the same account by its SM-ID. Its unacknowledged
+   * stanzas are sent again after `<resumed/>`; an old connection still open gets `conflict`.
+   */
+  #resume(stanza: Element): void {
+    if (this.#phase !== "authenticated") {
+      this.#out.write(failed("unexpected-request").toString());
+      return;
+    }
+    const previd = stanza.attrs.previd;
+    const h = parseH(stanza.attrs.h);
+    if (previd === undefined || h === undefined) {
+      this.#out.write(failed("bad-request").toString());
+      return;
+    }
+    const bare = `${this.#username}@${this.#options.domain}`;
+    const old = this.#options.router.sessionsOf(bare).find((session) =>
+      session instanceof C2sStream && session.#sm?.id === previd && session.#phase === "bound"
+    ) as C2sStream | undefined;
+    if (old === undefined) {
+      this.#log(`no session to resume`);
+      this.#out.write(failed("item-not-found").toString());
+      return; // §5: the client may bind instead
+    }
+    const sm = old.#sm!;
+    const result = sm.ack(h);
+    if (!result.ok) {
+      old.closeWithError("undefined-condition", "A resumption acknowledged more than was sent");
+      return this.#handledTooHigh(result);
+    }
+    const previous = old.#carrier;
+    old.#carrier = this;
+    this.#session = old;
+    this.#phase = "bound";
+    // This connection now only carries `old`, which is the stream the server keeps track of.
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#options.closed(this);
+    clearTimeout(old.#timer);
+    old.#timer = undefined;
+    old.#hibernating = false;
+    if (!previous.#transport.isClosed) {
+      previous.#superseded = true;
+      previous.#transport.write(
+        streamErrorXml("conflict", "The session was resumed on another connection") +
+          "</stream:stream>",
+      );
+      previous.#transport.close();
+    }
+    this.#transport.write(el("resumed", { xmlns: NS.SM, previd, h: sm.handled }).toString());
+    for (const item of sm.unacked()) {
+      this.#transport.write(typeof item === "string" ? item : item.toString(NS.CLIENT));
+    }
+    // XEP-0352 §5.2: a resumed stream is active; what was held goes out after the rest.
+    const held = old.#csi?.flush() ?? [];
+    old.#csi = null;
+    for (const item of held) old.#emit(item);
+    sm.awaitingAck = false;
+    if (sm.unackedCount > 0) this.#transport.write(sm.request().toString());
+    old.#log(`resumed on ${this.id} with ${sm.unackedCount} stanza(s) sent again`);
+  }
+
+  /** XEP-0352 §4.2: `<inactive/>` holds back what can wait; `<active/>` flushes it in order. */
+  #csiElement(stanza: Element): void {
+    if (this.#phase !== "bound") return;
+    if (stanza.name === "inactive") {
+      this.#csi ??= new ClientStateBuffer({
+        max: this.#options.limits.csiMaxHeld,
+        delayFrom: this.jid.bare,
+      });
+    } else if (stanza.name === "active") {
+      const held = this.#csi?.flush() ?? [];
+      this.#csi = null;
+      for (const item of held) this.#emit(item);
+    }
   }
 }
 

@@ -40,4 +40,6 @@ export const NS = {
   REGISTER_FEATURE: "http://jabber.org/features/iq-register",
   SERVER_INFO: "http://jabber.org/network/serverinfo",
   OFFLINE: "msgoffline",
+  SM: "urn:xmpp:sm:3",
+  CSI: "urn:xmpp:csi:0",
 } as const;

@@ -235,6 +235,33 @@ Deno.test("SM: an expired session's unacked and queued messages go to offline st
   await released(test, 0);
 });
 
+Deno.test("SM: an expired session's unacked messages go to the account's other resource", async () => {
+  await using test = await startTestServer({ accounts: ACCOUNTS });
+  const orchard = await loggedIn(test.port, "romeo", "orchard");
+  const phone = await loggedIn(test.port, "romeo", "phone");
+  const juliet = await loggedIn(test.port, "juliet", "balcony");
+  try {
+    phone.send("<presence/>");
+    orchard.send("<presence/>");
+    await enableResumable(orchard, 1);
+    await phone.waitFor("from='romeo@localhost/orchard'");
+    phone.discard();
+    juliet.send(message("romeo@localhost/orchard", "m1"));
+    await orchard.waitFor(">m1<");
+    orchard.close();
+    await until("the session expires", () => test.log.some((l) => l.includes("timed out")), 4000);
+    await phone.waitFor(">m1<");
+    await phone.waitFor("type='unavailable'");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(count(phone.text, ">m1<"), 1);
+  } finally {
+    orchard.close();
+    phone.close();
+    juliet.close();
+  }
+  await released(test, 0);
+});
+
 Deno.test("SM: a resume with an unknown id fails with item-not-found and bind still works", async () => {
   await using test = await startTestServer({ accounts: ACCOUNTS });
   const romeo = await authenticate(test.port, "romeo", "romeo-pass");
@@ -292,6 +319,78 @@ Deno.test("CSI: presence is held while inactive (latest per sender) and flushed 
     await romeo.waitFor("third");
   } finally {
     romeo.close();
+    juliet.close();
+  }
+  await released(test, 0);
+});
+
+Deno.test("SM: a hibernating session past its queue bound expires early; nothing is lost", async () => {
+  await using test = await startTestServer({
+    accounts: ACCOUNTS,
+    configure: (config) => Object.assign(config.limits, { smMaxUnackedStanzas: 3 }),
+  });
+  const romeo = await loggedIn(test.port, "romeo", "orchard");
+  const juliet = await loggedIn(test.port, "juliet", "balcony");
+  let romeo2: RawClient | undefined;
+  try {
+    romeo.send("<presence/>");
+    await enableResumable(romeo);
+    romeo.close();
+    await until("romeo hibernates", () => test.log.some((line) => line.includes("hibernating")));
+    for (const body of ["m1", "m2", "m3", "m4", "m5"]) {
+      juliet.send(message("romeo@localhost/orchard", body));
+    }
+    await until("the queue is full", () => test.log.some((l) => l.includes("queue full")));
+    await until("romeo unbound", () => test.server.router.sessionCount === 1);
+    romeo2 = await loggedIn(test.port, "romeo", "orchard");
+    romeo2.send("<presence/>");
+    await romeo2.waitFor(">m5<");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const body of ["m1", "m2", "m3", "m4", "m5"]) {
+      assert.equal(count(romeo2.text, `>${body}<`), 1, body);
+    }
+    assert.ok(!juliet.text.includes("type='error'"), juliet.text);
+  } finally {
+    romeo.close();
+    romeo2?.close();
+    juliet.close();
+  }
+  await released(test, 0);
+});
+
+Deno.test("SM: a resumable session that stops acking drops its connection, then resumes whole", async () => {
+  await using test = await startTestServer({
+    accounts: ACCOUNTS,
+    configure: (config) => {
+      // The SM queue is kept to half the output bound: 32 KiB here.
+      config.limits.maxSendQueueBytes = 64 * 1024;
+    },
+  });
+  const romeo = await loggedIn(test.port, "romeo", "orchard");
+  const juliet = await loggedIn(test.port, "juliet", "balcony");
+  let romeo2: RawClient | undefined;
+  try {
+    const id = await enableResumable(romeo);
+    romeo.pause(); // reads and acks nothing more
+    const filler = "z".repeat(4 * 1024);
+    let sent = 0;
+    while (!test.log.some((line) => line.includes("connection dropped")) && sent < 100) {
+      juliet.send(
+        `<message to='romeo@localhost/orchard' type='chat' id='n${sent}'><body>${filler}</body></message>`,
+      );
+      sent++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await until("romeo hibernates", () => test.log.some((line) => line.includes("hibernating")));
+    assert.ok(sent < 20, `dropped after ${sent} messages`);
+    assert.ok(!test.log.some((line) => line.includes("stream error")), test.log.join("\n"));
+    romeo2 = await authenticate(test.port, "romeo", "romeo-pass");
+    romeo2.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    await romeo2.waitFor(`id='n${sent - 1}'`);
+    for (let n = 0; n < sent; n++) assert.equal(count(romeo2.text, `id='n${n}'`), 1, `n${n}`);
+  } finally {
+    romeo.close();
+    romeo2?.close();
     juliet.close();
   }
   await released(test, 0);

@@ -58,6 +58,11 @@ export interface C2sLimits {
   smMaxUnackedBytes?: number;
   /** XEP-0352: stanzas held back for an inactive client before they are flushed anyway. */
   csiMaxHeld?: number;
+  /**
+   * The transport's output bound, when known: the SM queue is kept to half of it, so that what a
+   * resumption sends again always fits into a fresh connection's output.
+   */
+  maxSendQueueBytes?: number;
 }
 
 /** What a c2s stream needs from the server. */
@@ -214,13 +219,18 @@ export class C2sStream implements BoundSession {
       return;
     }
     if (!sm.countSent(item, xml.length)) {
-      // Past the bounds nothing more can be kept for a resumption: the session ends, and what
-      // it holds is handled as undeliverable (after the current delivery loop has finished).
+      // Past the bounds (after the current delivery loop has finished): a connected resumable
+      // session loses its connection and may still be resumed with what it holds; a hibernating
+      // one, or one that cannot be resumed, ends, and what it holds is handled as undeliverable.
       queueMicrotask(() => {
+        if (this.#phase !== "bound" || this.#ended) return;
         if (this.#hibernating) {
           this.#log("resumption queue full");
           this.#phase = "closing";
           this.#end();
+        } else if (sm.resumable) {
+          this.#log("too many unacknowledged stanzas; connection dropped");
+          this.#out.destroy();
         } else this.closeWithError("resource-constraint", "Too many unacknowledged stanzas");
       });
     }
@@ -711,7 +721,10 @@ export class C2sStream implements BoundSession {
     const serverMax = limits.smResumeTimeoutS ?? DEFAULT_RESUME_TIMEOUT_S;
     const bounds = {
       maxUnackedStanzas: limits.smMaxUnackedStanzas ?? DEFAULT_MAX_UNACKED_STANZAS,
-      maxUnackedBytes: limits.smMaxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+      maxUnackedBytes: Math.min(
+        limits.smMaxUnackedBytes ?? DEFAULT_MAX_UNACKED_BYTES,
+        Math.floor((limits.maxSendQueueBytes ?? Infinity) / 2),
+      ),
     };
     const asked = parseH(stanza.attrs.max);
     if (parseBoolean(stanza.attrs.resume) && serverMax > 0) {

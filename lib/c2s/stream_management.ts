@@ -7,9 +7,12 @@ import { el, type Element } from "../xml/element.ts";
 
 /** Longest hibernation of a resumable session, in seconds, unless the client asks less (§3 'max'). */
 export const DEFAULT_RESUME_TIMEOUT_S = 600;
-/** Unacknowledged stanzas a session may hold; past this it cannot be resumed and ends. */
-export const DEFAULT_MAX_UNACKED_STANZAS = 1000;
-/** Bytes of unacknowledged stanzas a session may hold; past this it ends the same way. */
+/**
+ * Unacknowledged stanzas a session may hold. Past this a connected resumable session drops its
+ * connection (it may still be resumed); a hibernating one, or one that cannot be resumed, ends.
+ */
+export const DEFAULT_MAX_UNACKED_STANZAS = 5000;
+/** Bytes of unacknowledged stanzas a session may hold; past this the same happens. */
 export const DEFAULT_MAX_UNACKED_BYTES = 1024 * 1024;
 /** The server asks for an ack (`<r/>`) after this many stanzas sent since its last request... */
 export const REQUEST_ACK_EVERY = 5;

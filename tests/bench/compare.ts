@@ -195,6 +195,7 @@ async function makeCertificate(dir: string, kind: "ecdsa" | "rsa"): Promise<Cert
   }
   const certPath = join(dir, `${DOMAIN}.crt`);
   const keyPath = join(dir, `${DOMAIN}.key`);
+  await Deno.mkdir(dir, { recursive: true });
   const { success, stderr } = await new Deno.Command("openssl", {
     args: [
       ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"],
@@ -752,7 +753,7 @@ export async function main(args: string[]): Promise<number> {
       (options.rounds > 1 ? `; medians of ${options.rounds} rounds. ` : ". ") +
       "Shared, noisy machine: repeat runs before trusting a difference.\n",
   );
-  print(renderTable(medians, options));
+  if (results.length > 0) print(renderTable(medians, options));
   if (report.error !== undefined) console.error(`\nerror: ${report.error}`);
   for (const r of results) {
     if (r.error !== undefined) console.error(`${DISPLAY[r.name]} (round ${r.round}): ${r.error}`);

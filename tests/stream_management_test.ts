@@ -395,3 +395,24 @@ Deno.test("SM: a resumable session that stops acking drops its connection, then 
   }
   await released(test, 0);
 });
+
+Deno.test("SM: with resumption turned off, enable gives no SM-ID and resume is not implemented", async () => {
+  await using test = await startTestServer({
+    accounts: ACCOUNTS,
+    configure: (config) => Object.assign(config.limits, { smResumeTimeoutS: 0 }),
+  });
+  const romeo = await loggedIn(test.port, "romeo", "orchard");
+  const romeo2 = await authenticate(test.port, "romeo", "romeo-pass");
+  try {
+    romeo.send(`<enable xmlns='${SM}' resume='true'/>`);
+    await romeo.waitFor(`<enabled xmlns='${SM}'/>`);
+    romeo2.send(`<resume xmlns='${SM}' previd='x' h='0'/>`);
+    await romeo2.waitFor("<feature-not-implemented ");
+    romeo.close(); // not resumable: the session ends at once
+    await until("romeo unbound", () => test.server.router.sessionCount === 0);
+  } finally {
+    romeo.close();
+    romeo2.close();
+  }
+  await released(test, 0);
+});

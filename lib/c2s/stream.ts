@@ -775,6 +775,10 @@ export class C2sStream implements BoundSession {
       this.#out.write(failed("unexpected-request").toString());
       return;
     }
+    if ((this.#options.limits.smResumeTimeoutS ?? DEFAULT_RESUME_TIMEOUT_S) <= 0) {
+      this.#out.write(failed("feature-not-implemented").toString());
+      return;
+    }
     const previd = stanza.attrs.previd;
     const h = parseH(stanza.attrs.h);
     if (previd === undefined || h === undefined) {

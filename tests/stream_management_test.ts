@@ -416,3 +416,40 @@ Deno.test("SM: with resumption turned off, enable gives no SM-ID and resume is n
   }
   await released(test, 0);
 });
+
+Deno.test("SM: a server that stops keeps a hibernating session's messages in offline storage", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-sm-" });
+  try {
+    {
+      await using test = await startTestServer({ accounts: ACCOUNTS, dataDir });
+      const romeo = await loggedIn(test.port, "romeo", "orchard");
+      const juliet = await loggedIn(test.port, "juliet", "balcony");
+      try {
+        romeo.send("<presence/>");
+        await enableResumable(romeo);
+        juliet.send(message("romeo@localhost/orchard", "m1"));
+        await romeo.waitFor(">m1<");
+        romeo.close();
+        await until("romeo hibernates", () => test.log.some((l) => l.includes("hibernating")));
+        juliet.send(message("romeo@localhost/orchard", "m2"));
+        juliet.send(`<iq type='get' id='p7' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+        await juliet.waitFor("id='p7'");
+      } finally {
+        romeo.close();
+        juliet.close();
+      }
+    }
+    await using again = await startTestServer({ dataDir });
+    const romeo = await loggedIn(again.port, "romeo", "orchard");
+    try {
+      romeo.send("<presence/>");
+      await romeo.waitFor(">m2<");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const body of ["m1", "m2"]) assert.equal(count(romeo.text, `>${body}<`), 1, body);
+    } finally {
+      romeo.close();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});

@@ -9,16 +9,19 @@
 // on 127.0.0.1 only: STARTTLS required, SCRAM-SHA-1, MUC at conference.localhost, no s2s,
 // accounts bench1..benchN with one password, limits raised so that the generator is not
 // throttled (see _prosody.ts and _ejabberd.ts). Each is pinned to CPU 0 and the generator to
-// CPU 1. Per server:
-//   1. idle memory: two batches of --idle-sessions logged-in sessions are opened and held; the
+// CPU 1. Per server, each on a fresh process of it (same data directory):
+//   1. load: tests/bench/load.ts --host --port --server-pid --json against it (logins, 1:1 chat
+//      to full JIDs, joins of one room of --clients, groupchat fan-out in a room of
+//      --occupants), which reads the server's CPU time from /proc. Every phase runs as fast as
+//      the server goes (windows of messages in flight), so CPU per delivery is at saturation.
+//   2. idle memory: two batches of --idle-sessions logged-in sessions are opened and held; the
 //      server's RSS after each (once its CPU is quiet) gives the memory per session, the second
 //      batch without one-time costs. No garbage collection can be forced in the others, so none
 //      is in Verona either: RSS as the system sees it (deno task bench:memory has Verona's
 //      figures after GC).
-//   2. load: tests/bench/load.ts --host --port --server-pid --json against it (logins, 1:1 chat
-//      to full JIDs, joins, groupchat fan-out), which reads the server's CPU time from /proc.
-// Debian's prosody and ejabberd packages are installed if missing. Every server is stopped at
-// the end, also on failure or Ctrl-C.
+// With --rounds N all of it is repeated N times, the servers interleaved, and the table shows
+// medians. Debian's prosody and ejabberd packages are installed if missing. Every server is
+// stopped at the end, also on failure or Ctrl-C.
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -71,6 +71,13 @@ export interface Limits {
   /** Unauthenticated connections are closed after this many milliseconds when the server is
    * under connection pressure (half of `maxConnections` open), instead of the full timeout. */
   pressureNegotiationTimeoutMs: number;
+  /** Seconds a Stream Management session may wait to be resumed (XEP-0198 §5); 0: no resumption. */
+  smResumeTimeoutS: number;
+  /** Stanzas, and bytes, a Stream Management session keeps unacknowledged or waiting to resume. */
+  smMaxUnackedStanzas: number;
+  smMaxUnackedBytes: number;
+  /** Stanzas held back while a client says it is inactive (XEP-0352), before they are sent anyway. */
+  csiMaxHeld: number;
 }
 
 /** TLS settings for client connections (RFC 6120 §5). */
@@ -266,6 +273,10 @@ const LIMIT_KEYS: Record<string, { field: keyof Limits; min: number; max: number
     min: 100,
     max: 3_600_000,
   },
+  sm_resume_timeout_seconds: { field: "smResumeTimeoutS", min: 0, max: 86_400 },
+  sm_max_unacked_stanzas: { field: "smMaxUnackedStanzas", min: 10, max: 1_000_000 },
+  sm_max_unacked_bytes: { field: "smMaxUnackedBytes", min: 65_536, max: 2 ** 40 },
+  csi_max_held: { field: "csiMaxHeld", min: 1, max: 100_000 },
 };
 
 /** Default resource limits. */
@@ -285,6 +296,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   authFailuresPerIpBurst: 10,
   authFailuresPerIpPerMinute: 30,
   pressureNegotiationTimeoutMs: 10_000,
+  smResumeTimeoutS: 600,
+  smMaxUnackedStanzas: 5000,
+  smMaxUnackedBytes: 1024 * 1024,
+  csiMaxHeld: 256,
 };
 
 function readTable(

@@ -27,6 +27,8 @@ const MODULE_DEFAULTS = {
   },
   vcard: { enabled: true, maxBytes: 131072 },
   private_storage: { enabled: true, maxBytes: 65536, maxElements: 256 },
+  caps: { enabled: true, maxCachedHashes: 10000 },
+  pep: { enabled: true, maxItems: 256, maxNodes: 256, maxPayloadBytes: 131072 },
   registration: { enabled: true, allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
   muc: { enabled: true },
 };
@@ -568,8 +570,8 @@ Deno.test("parseConfigToml() reads every module's enabled, and names bad values"
     'Cannot load config "x.toml": vcard.max_bytes must be an integer from 1024 to 16777216, got 10',
   );
   assertConfigError(
-    () => parseConfigToml(`[pep]\nenabled = true\n`, "x.toml"),
-    'Cannot load config "x.toml": unknown key "pep"',
+    () => parseConfigToml(`[gateway]\nenabled = true\n`, "x.toml"),
+    'Cannot load config "x.toml": unknown key "gateway"',
   );
   assertConfigError(
     () => parseConfigToml(`vcard = true\n`, "x.toml"),

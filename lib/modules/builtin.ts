@@ -1,5 +1,6 @@
 // The modules this build ships, in the order they start (dependencies first; the loader keeps
 // this order where dependencies allow). Adding a feature to the server is adding it here.
+import { CAPS_MODULE } from "../caps/mod.ts";
 import { CONTACT_MODULE } from "../contact_addresses/mod.ts";
 import { DISCO_MODULE } from "../disco/mod.ts";
 import { ENTITY_TIME_MODULE } from "../entity_time/mod.ts";
@@ -12,6 +13,7 @@ import {
 } from "../im/mod.ts";
 import { LAST_ACTIVITY_MODULE } from "../last_activity/mod.ts";
 import { MUC_MODULE } from "../muc/mod.ts";
+import { PEP_MODULE } from "../pep/mod.ts";
 import { PING_MODULE } from "../ping/mod.ts";
 import { PRIVATE_STORAGE_MODULE } from "../private_storage/mod.ts";
 import { REGISTRATION_MODULE } from "../register/mod.ts";
@@ -33,6 +35,8 @@ export const BUILTIN_MODULES = [
   CONTACT_MODULE,
   VCARD_MODULE,
   PRIVATE_STORAGE_MODULE,
+  CAPS_MODULE,
+  PEP_MODULE,
   REGISTRATION_MODULE,
   MUC_MODULE,
 ] as const;

@@ -40,6 +40,13 @@ export const NS = {
   REGISTER_FEATURE: "http://jabber.org/features/iq-register",
   SERVER_INFO: "http://jabber.org/network/serverinfo",
   OFFLINE: "msgoffline",
+  CAPS: "http://jabber.org/protocol/caps",
+  PUBSUB: "http://jabber.org/protocol/pubsub",
+  PUBSUB_EVENT: "http://jabber.org/protocol/pubsub#event",
+  PUBSUB_OWNER: "http://jabber.org/protocol/pubsub#owner",
+  PUBSUB_ERRORS: "http://jabber.org/protocol/pubsub#errors",
+  PUBSUB_NODE_CONFIG: "http://jabber.org/protocol/pubsub#node_config",
+  PUBSUB_PUBLISH_OPTIONS: "http://jabber.org/protocol/pubsub#publish-options",
   SM: "urn:xmpp:sm:3",
   CSI: "urn:xmpp:csi:0",
 } as const;

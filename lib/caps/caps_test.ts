@@ -1,0 +1,115 @@
+import { strict as assert } from "node:assert";
+import { parseJid } from "../jid/jid.ts";
+import { Router } from "../router/router.ts";
+import type { BoundSession } from "../router/session.ts";
+import { discoModule } from "../disco/disco.ts";
+import { NS } from "../stanza/ns.ts";
+import { el, type Element } from "../xml/element.ts";
+import { CAPS_QUERY_ID, capsModule, SERVER_CAPS_NODE } from "./caps.ts";
+import { capsVer } from "./ver.ts";
+
+function setup(maxCachedHashes = 2) {
+  const router = new Router({ domain: "localhost", accountExists: () => true, log: () => {} });
+  discoModule(router);
+  router.serverFeatures.add(NS.CAPS);
+  const caps = capsModule(router, { maxCachedHashes, log: (line) => assert.fail(line) });
+  const bind = (full: string) => {
+    const session: BoundSession & { received: Element[] } = {
+      id: full,
+      jid: parseJid(full),
+      presence: null,
+      priority: 0,
+      directedPresence: new Set(),
+      received: [],
+      send(stanza) {
+        this.received.push(stanza);
+      },
+      sendXml: () => {},
+      closeWithError: () => {},
+    };
+    router.bind(session);
+    return session;
+  };
+  return { router, caps, bind };
+}
+
+function info(...features: string[]): Element {
+  return el(
+    "query",
+    { xmlns: NS.DISCO_INFO },
+    el("identity", { category: "client", type: "pc" }),
+    ...features.map((v) => el("feature", { var: v })),
+  );
+}
+
+function presence(ver: string): Element {
+  return el("presence", {}, el("c", { xmlns: NS.CAPS, hash: "sha-1", node: "urn:t", ver }));
+}
+
+Deno.test("the server's <c/> stream feature carries the hash of its own disco#info, answered at node#ver", async () => {
+  const { router, caps } = setup();
+  const feature = router.streamFeatures.find((f) => f.name === "c")!;
+  const iq = (node?: string) =>
+    el(
+      "iq",
+      { type: "get", id: "1", from: "juliet@localhost/x", to: "localhost" },
+      el("query", {
+        xmlns: NS.DISCO_INFO,
+        node,
+      }),
+    );
+  const plain = await router.iq.find("server", iq())(iq(), {});
+  const ver = capsVer(plain.getChild("query", NS.DISCO_INFO)!, "sha-1");
+  assert.equal(feature.toString().includes(`ver='${ver}'`), true, feature.toString());
+  assert.equal(caps.serverVer(), ver);
+  const atNode = await router.iq.find("server", iq())(iq(`${SERVER_CAPS_NODE}#${ver}`), {});
+  assert.equal(atNode.getChild("query", NS.DISCO_INFO)!.attrs.node, `${SERVER_CAPS_NODE}#${ver}`);
+  // A module adding a feature later changes the ver (computed when serialized).
+  router.serverFeatures.add("urn:example:late");
+  assert.notEqual(caps.serverVer(), ver);
+});
+
+Deno.test("clients' caps: one query per unknown hash, verified, cached (bounded), shared by resources", async () => {
+  const { router, caps, bind } = setup(1);
+  const notified: string[] = [];
+  caps.onNotifyAdded((session, nodes) => notified.push(`${session.jid.full} ${[...nodes]}`));
+  const query = info("urn:tune+notify", NS.DISCO_INFO);
+  const ver = capsVer(query, "sha-1")!;
+  const a = bind("romeo@localhost/a");
+  const b = bind("romeo@localhost/b");
+  await router.fromClient(presence(ver).clone({ from: a.jid.full }), a);
+  await router.fromClient(presence(ver).clone({ from: b.jid.full }), b);
+  const asked = [...a.received, ...b.received].filter((s) => s.name === "iq");
+  assert.equal(asked.length, 1, "one query per hash");
+  assert.equal(asked[0].attrs.id, CAPS_QUERY_ID);
+  assert.equal(asked[0].getChild("query", NS.DISCO_INFO)!.attrs.node, `urn:t#${ver}`);
+  assert.equal(caps.wantsNotify(a.jid.full, "urn:tune"), false);
+  await router.fromClient(
+    el("iq", { type: "result", id: CAPS_QUERY_ID, from: a.jid.full, to: "romeo@localhost" }, query),
+    a,
+  );
+  assert.equal(caps.wantsNotify(a.jid.full, "urn:tune"), true);
+  assert.equal(caps.wantsNotify(b.jid.full, "urn:tune"), true);
+  assert.deepEqual(notified.sort(), ["romeo@localhost/a urn:tune", "romeo@localhost/b urn:tune"]);
+
+  // A wrong answer (the hash does not match) describes that resource only (§5.4 3.9).
+  const liar = bind("mallory@localhost/x");
+  const victim = bind("juliet@localhost/y");
+  await router.fromClient(presence("bogus=").clone({ from: liar.jid.full }), liar);
+  await router.fromClient(presence("bogus=").clone({ from: victim.jid.full }), victim);
+  await router.fromClient(
+    el(
+      "iq",
+      { type: "result", id: CAPS_QUERY_ID, from: liar.jid.full, to: "mallory@localhost" },
+      info("urn:spy+notify"),
+    ),
+    liar,
+  );
+  assert.equal(caps.wantsNotify(liar.jid.full, "urn:spy"), true);
+  assert.equal(caps.wantsNotify(victim.jid.full, "urn:spy"), false);
+  assert.equal(caps.cachedHashes, 1);
+
+  // Unavailable forgets the resource.
+  await router.fromClient(el("presence", { type: "unavailable", from: a.jid.full }), a);
+  assert.equal(caps.features(a.jid.full), undefined);
+});

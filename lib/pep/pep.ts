@@ -1,0 +1,465 @@
+// Personal Eventing Protocol (XEP-0163): every account a pubsub service (XEP-0060) at its bare
+// JID. Publish with auto-create (XEP-0060 §7.1, §7.1.4) and publish-options preconditions
+// (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5), node creation (§8.1),
+// configuration (§8.2), default configuration (§8.3), deletion (§8.4) and purge (§8.5), access
+// models (§4.5) for items and notifications, notifications (§7.1.2) filtered by the recipients'
+// caps (XEP-0163 §4.2–4.3), the last item on presence (XEP-0163 §4.3.4), and the account's
+// disco#info identity pubsub/pep with its items (XEP-0163 §6).
+import type { CapsApi } from "../caps/mod.ts";
+import type { BlockCheck } from "../im/blocklists.ts";
+import { hasFrom, hasTo, type Rosters } from "../im/rosters.ts";
+import { parseJid } from "../jid/jid.ts";
+import { accountReply, accountTarget } from "../modules/account_iq.ts";
+import type { IqContext, IqHandler } from "../router/iq.ts";
+import type { Router } from "../router/router.ts";
+import type { BoundSession } from "../router/session.ts";
+import { NS } from "../stanza/ns.ts";
+import { StanzaError } from "../stanza/stanza_error.ts";
+import { el, type Element } from "../xml/element.ts";
+import {
+  applyConfigForm,
+  configForm,
+  type ConfigLimits,
+  defaultConfig,
+  type NodeConfig,
+  preconditionNotMet,
+  pubsubError,
+  readPublishOptions,
+} from "./node_config.ts";
+import type { PepStore, StoredItem } from "./pep_store.ts";
+
+/** The pubsub features this service implements (XEP-0060 §10), advertised on accounts. */
+export const PEP_FEATURES: readonly string[] = [
+  "access-open",
+  "access-presence",
+  "access-roster",
+  "access-whitelist",
+  "auto-create",
+  "auto-subscribe",
+  "config-node",
+  "config-node-max",
+  "create-nodes",
+  "delete-items",
+  "delete-nodes",
+  "filtered-notifications",
+  "last-published",
+  "persistent-items",
+  "presence-notifications",
+  "publish",
+  "publish-options",
+  "purge-nodes",
+  "retract-items",
+  "retrieve-default",
+  "retrieve-items",
+].map((feature) => `${NS.PUBSUB}#${feature}`);
+
+/** The server's bounds on PEP. */
+export interface PepLimits extends ConfigLimits {
+  /** Nodes per account. */
+  maxNodes: number;
+  /** Largest payload, in bytes of XML. */
+  maxPayloadBytes: number;
+}
+
+/** Options for {@linkcode pepModule}. */
+export interface PepOptions {
+  store: PepStore;
+  rosters: Rosters;
+  caps: CapsApi;
+  /** Without the blocking module, nobody is blocked. */
+  blocklists?: BlockCheck;
+  limits: PepLimits;
+  /** The clock (Unix ms), for tests. */
+  now?: () => number;
+}
+
+/** Installs the PEP service on every account's bare JID. */
+export function pepModule(router: Router, options: PepOptions): void {
+  const { store, rosters, caps, limits } = options;
+  const now = options.now ?? Date.now;
+  const domain = router.domain;
+  const blocked = (username: string, contact: string) =>
+    options.blocklists?.blocks(username, contact) ?? false;
+  const keep = (config: NodeConfig) =>
+    config.persistItems ? (config.maxItems === "max" ? limits.maxItems : config.maxItems) : 0;
+
+  /** Whether `requester` (bare JID) may retrieve items and get notifications (§4.5). */
+  const mayAccess = (username: string, requester: string, config: NodeConfig): boolean => {
+    if (requester === `${username}@${domain}`) return true;
+    if (blocked(username, requester)) return false;
+    switch (config.accessModel) {
+      case "open":
+        return true;
+      case "presence":
+        return hasFrom(rosters.item(username, requester));
+      case "roster": {
+        const item = rosters.item(username, requester);
+        return item !== undefined &&
+          item.groups.some((group) => config.rosterGroupsAllowed.includes(group));
+      }
+      case "whitelist":
+        return false;
+    }
+  };
+  /** XEP-0060 §6.5.9.6–6.5.9.8: the error for an entity the access model excludes. */
+  const accessError = (config: NodeConfig): StanzaError => {
+    switch (config.accessModel) {
+      case "presence":
+        return pubsubError("auth", "not-authorized", "presence-subscription-required");
+      case "roster":
+        return pubsubError("auth", "not-authorized", "not-in-roster-group");
+      default:
+        return pubsubError("cancel", "not-allowed", "closed-node");
+    }
+  };
+
+  /**
+   * The sessions to notify for `node` (XEP-0163 §4): the owner's and its presence subscribers'
+   * available resources whose caps ask for `node+notify`, where the access model admits them.
+   */
+  const recipients = (username: string, node: string, config: NodeConfig): BoundSession[] => {
+    const owner = `${username}@${domain}`;
+    const found: BoundSession[] = [];
+    const add = (bare: string) => {
+      for (const session of router.sessionsOf(bare)) {
+        if (session.presence !== null && caps.wantsNotify(session.jid.full, node)) {
+          found.push(session);
+        }
+      }
+    };
+    add(owner);
+    for (const [contact, item] of rosters.items(username)) {
+      if (!hasFrom(item) || !contact.endsWith("@" + domain)) continue;
+      if (mayAccess(username, contact, config)) add(contact);
+    }
+    return found;
+  };
+
+  const send = (username: string, to: string, child: Element, delay?: number) => {
+    const message = el(
+      "message",
+      { from: `${username}@${domain}`, to, type: "headline", id: crypto.randomUUID() },
+      el("event", { xmlns: NS.PUBSUB_EVENT }, child),
+      delay !== undefined &&
+        el("delay", {
+          xmlns: NS.DELAY,
+          stamp: new Date(delay).toISOString().replace(/\.\d+Z$/, "Z"),
+        }),
+    );
+    const routed = router.route(message);
+    if (routed instanceof Promise) routed.catch(() => {});
+  };
+  // §7.1.2.3: the publisher is always the owner on PEP; Prosody names it too.
+  const itemElement = (username: string, item: StoredItem, config: NodeConfig) =>
+    el(
+      "item",
+      { id: item.id, publisher: `${username}@${domain}` },
+      config.deliverPayloads && item.payload.clone(),
+    );
+  const broadcast = (username: string, sessions: BoundSession[], child: Element) => {
+    for (const session of sessions) send(username, session.jid.full, child.clone());
+  };
+
+  const handle: IqHandler = (stanza, context) => {
+    const target = accountTarget(stanza, context);
+    const requester = requesterOf(stanza, context);
+    const pubsub = stanza.elements()[0];
+    const owner = pubsub.attrs.xmlns === NS.PUBSUB_OWNER;
+    // Beside the action: <publish-options/>, <configure/> (with <create/>), <options/>.
+    const action = owner
+      ? pubsub.elements()[0]
+      : pubsub.elements().find((child) =>
+        !["publish-options", "configure", "options"].includes(child.name)
+      );
+    if (action === undefined) {
+      throw new StanzaError("modify", "bad-request", { text: "No pubsub action" });
+    }
+    const type = stanza.attrs.type;
+    const node = action.attrs.node;
+    const result = (...children: Element[]) =>
+      accountReply(stanza, context).append(
+        children.length > 0 &&
+          el("pubsub", { xmlns: owner ? NS.PUBSUB_OWNER : NS.PUBSUB }, ...children),
+      );
+    const needOwner = () => {
+      if (!target.own) {
+        throw new StanzaError("auth", "forbidden", {
+          text: "Only the account's owner may do this",
+        });
+      }
+    };
+    const needNode = (): string => {
+      if (node === undefined || node === "") {
+        throw pubsubError("modify", "bad-request", "nodeid-required");
+      }
+      return node;
+    };
+    const existing = (name: string): NodeConfig => {
+      const config = store.node(target.username, name);
+      if (config === undefined) throw new StanzaError("cancel", "item-not-found");
+      return config;
+    };
+    const key = `${owner ? "owner " : ""}${type} ${action.name}`;
+    switch (key) {
+      case "set publish": {
+        needOwner();
+        return result(publish(target.username, needNode(), action, pubsub));
+      }
+      case "set retract": {
+        needOwner();
+        const name = needNode();
+        const id = action.getChild("item")?.attrs.id;
+        if (id === undefined) throw pubsubError("modify", "bad-request", "item-required");
+        const config = existing(name);
+        if (!store.retract(target.username, name, id)) {
+          throw new StanzaError("cancel", "item-not-found");
+        }
+        const notify = action.attrs.notify === "true" || action.attrs.notify === "1";
+        if (notify || config.notifyRetract) {
+          broadcast(
+            target.username,
+            recipients(target.username, name, config),
+            el("items", { node: name }, el("retract", { id })),
+          );
+        }
+        return result();
+      }
+      case "get items": {
+        const name = needNode();
+        const config = existing(name);
+        if (!mayAccess(target.username, requester, config)) throw accessError(config);
+        const ids = action.getChildren("item").map((item) => item.attrs.id).filter((id) =>
+          id !== undefined
+        );
+        let items: StoredItem[];
+        if (ids.length > 0) items = store.itemsById(target.username, name, ids);
+        else {
+          const max = action.attrs.max_items;
+          if (max !== undefined && !/^[0-9]{1,9}$/.test(max)) {
+            throw new StanzaError("modify", "bad-request", { text: "Invalid max_items" });
+          }
+          items = store.items(target.username, name, max === undefined ? undefined : Number(max));
+        }
+        return result(
+          el(
+            "items",
+            { node: name },
+            ...items.map((item) => el("item", { id: item.id }, item.payload)),
+          ),
+        );
+      }
+      case "set create": {
+        needOwner();
+        const name = needNode();
+        if (store.node(target.username, name) !== undefined) {
+          throw new StanzaError("cancel", "conflict", { text: "The node exists" });
+        }
+        const form = pubsub.getChild("configure")?.getChild("x", NS.DATA_FORMS);
+        const config = form === undefined
+          ? defaultConfig()
+          : applyConfigForm(defaultConfig(), form, limits);
+        createNode(target.username, name, config);
+        return result();
+      }
+      case "owner get configure": {
+        needOwner();
+        const name = needNode();
+        return result(el("configure", { node: name }, configForm(existing(name))));
+      }
+      case "owner set configure": {
+        needOwner();
+        const name = needNode();
+        const config = existing(name);
+        const form = action.getChild("x", NS.DATA_FORMS);
+        if (form === undefined) {
+          throw new StanzaError("modify", "bad-request", { text: "No configuration form" });
+        }
+        if (form.attrs.type === "cancel") return result();
+        const next = applyConfigForm(config, form, limits);
+        store.setConfig(target.username, name, next);
+        if (keep(next) < keep(config)) store.trim(target.username, name, keep(next));
+        return result();
+      }
+      case "owner get default":
+        needOwner();
+        return result(el("default", {}, configForm(defaultConfig())));
+      case "owner set delete": {
+        needOwner();
+        const name = needNode();
+        const config = existing(name);
+        const told = config.notifyDelete ? recipients(target.username, name, config) : [];
+        store.deleteNode(target.username, name);
+        broadcast(target.username, told, el("delete", { node: name }));
+        return result();
+      }
+      case "owner set purge": {
+        needOwner();
+        const name = needNode();
+        const config = existing(name);
+        store.purge(target.username, name);
+        if (config.notifyRetract) {
+          broadcast(
+            target.username,
+            recipients(target.username, name, config),
+            el("purge", { node: name }),
+          );
+        }
+        return result();
+      }
+      default:
+        throw pubsubError("cancel", "feature-not-implemented", "unsupported", undefined, {
+          feature: FEATURE_OF[action.name] ?? action.name,
+        });
+    }
+  };
+
+  const createNode = (username: string, node: string, config: NodeConfig) => {
+    if (store.nodes(username).length >= limits.maxNodes) {
+      throw pubsubError("cancel", "not-allowed", "max-nodes-exceeded", undefined);
+    }
+    store.createNode(username, node, config);
+  };
+
+  /** XEP-0060 §7.1: one item with one payload; auto-create (§7.1.4) and preconditions (§7.1.5). */
+  const publish = (username: string, node: string, action: Element, pubsub: Element) => {
+    const items = action.getChildren("item");
+    if (items.length === 0) throw pubsubError("modify", "bad-request", "item-required");
+    if (items.length > 1) {
+      throw pubsubError("modify", "bad-request", "invalid-payload", "One item per publish");
+    }
+    const payloads = items[0].elements();
+    if (payloads.length === 0) throw pubsubError("modify", "bad-request", "payload-required");
+    if (payloads.length > 1) throw pubsubError("modify", "bad-request", "invalid-payload");
+    const payload = payloads[0].clone();
+    if (new TextEncoder().encode(payload.toString()).length > limits.maxPayloadBytes) {
+      throw pubsubError("modify", "not-acceptable", "payload-too-big");
+    }
+    const publishOptions = pubsub.getChild("publish-options");
+    const preconditions = publishOptions === undefined
+      ? undefined
+      : readPublishOptions(publishOptions, limits);
+    let config = store.node(username, node);
+    if (config === undefined) {
+      config = preconditions?.apply(defaultConfig()) ?? defaultConfig();
+      createNode(username, node, config);
+    } else if (preconditions !== undefined) {
+      const field = preconditions.unmet(config);
+      if (field !== undefined) throw preconditionNotMet(`Field does not match: ${field}`);
+    }
+    const item: StoredItem = {
+      id: items[0].attrs.id || crypto.randomUUID(),
+      payload,
+      published: now(),
+    };
+    store.publish(username, node, item, keep(config));
+    if (config.deliverNotifications) {
+      broadcast(
+        username,
+        recipients(username, node, config),
+        el("items", { node }, itemElement(username, item, config)),
+      );
+    }
+    return el("publish", { node }, el("item", { id: item.id }));
+  };
+
+  router.iq.on("account", "pubsub", NS.PUBSUB, handle);
+  router.iq.on("account", "pubsub", NS.PUBSUB_OWNER, handle);
+
+  // XEP-0163 §4.3.4: the last item of each node a newly available resource asks for, from its
+  // own account and from every account whose presence it receives.
+  caps.onNotifyAdded((session, nodes) => {
+    const bare = session.jid.bare;
+    const accounts = [session.jid.local];
+    for (const [contact, item] of rosters.items(session.jid.local)) {
+      if (hasTo(item) && contact.endsWith("@" + domain)) accounts.push(contact.split("@")[0]);
+    }
+    for (const username of accounts) {
+      for (const node of nodes) {
+        const config = store.node(username, node);
+        if (config === undefined || config.sendLastPublishedItem !== "on_sub_and_presence") {
+          continue;
+        }
+        if (!config.deliverNotifications || !mayAccess(username, bare, config)) continue;
+        if (username !== session.jid.local && !hasFrom(rosters.item(username, bare))) continue;
+        const [last] = store.items(username, node, 1);
+        if (last === undefined) continue;
+        send(
+          username,
+          session.jid.full,
+          el("items", { node }, itemElement(username, last, config)),
+          last.published,
+        );
+      }
+    }
+  });
+
+  wrapDisco(router, store, mayAccess);
+}
+
+/** The feature a client lacks when it asks for an action this service does not implement. */
+const FEATURE_OF: Readonly<Record<string, string>> = {
+  subscribe: "subscribe",
+  unsubscribe: "subscribe",
+  subscriptions: "retrieve-subscriptions",
+  affiliations: "retrieve-affiliations",
+  options: "subscription-options",
+};
+
+/** The requester's bare JID: the stamped `from`, or the session. */
+function requesterOf(stanza: Element, { origin }: IqContext): string {
+  if (stanza.attrs.from !== undefined) {
+    try {
+      return parseJid(stanza.attrs.from).bare;
+    } catch {
+      // fall through to the session
+    }
+  }
+  return origin?.jid.bare ?? "";
+}
+
+/**
+ * XEP-0163 §6.1: the account's disco#info has the identity pubsub/pep; §6.2: its disco#items
+ * lists the nodes the requester may access. Wraps the disco module's account handlers.
+ */
+function wrapDisco(
+  router: Router,
+  store: PepStore,
+  mayAccess: (username: string, requester: string, config: NodeConfig) => boolean,
+): void {
+  const probe = (ns: string) => el("iq", { type: "get", id: "pep" }, el("query", { xmlns: ns }));
+  let info: IqHandler | undefined;
+  let items: IqHandler | undefined;
+  try {
+    info = router.iq.find("account", probe(NS.DISCO_INFO));
+    items = router.iq.find("account", probe(NS.DISCO_ITEMS));
+  } catch {
+    return; // no disco module: nothing to add to
+  }
+  const plain = (stanza: Element) => stanza.elements()[0]?.attrs.node === undefined;
+  router.iq.on("account", "query", NS.DISCO_INFO, async (stanza, context) => {
+    const answer = await info(stanza, context);
+    if (plain(stanza)) {
+      const query = answer.getChild("query", NS.DISCO_INFO);
+      const at = query?.children.findIndex((c) => typeof c !== "string" && c.name === "feature");
+      query?.children.splice(
+        at === undefined || at < 0 ? query.children.length : at,
+        0,
+        el("identity", { category: "pubsub", type: "pep" }),
+      );
+    }
+    return answer;
+  });
+  router.iq.on("account", "query", NS.DISCO_ITEMS, async (stanza, context) => {
+    const answer = await items(stanza, context);
+    if (!plain(stanza)) return answer;
+    const target = accountTarget(stanza, context);
+    const requester = requesterOf(stanza, context);
+    const query = answer.getChild("query", NS.DISCO_ITEMS);
+    for (const { node, config } of store.nodes(target.username)) {
+      if (mayAccess(target.username, requester, config)) {
+        query?.append(el("item", { jid: target.bare, node }));
+      }
+    }
+    return answer;
+  });
+}

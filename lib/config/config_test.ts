@@ -15,6 +15,13 @@ const MODULE_DEFAULTS = {
   presence: { enabled: true },
   offline: { enabled: true, maxMessages: 100 },
   carbons: { enabled: true },
+  mam: {
+    enabled: true,
+    defaultPolicy: "always",
+    expiresAfter: 604_800_000,
+    pageSize: 20,
+    maxPageSize: 50,
+  },
   entity_time: { enabled: true },
   contact: {
     enabled: true,

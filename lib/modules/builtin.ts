@@ -12,6 +12,7 @@ import {
   ROSTER_MODULE,
 } from "../im/mod.ts";
 import { LAST_ACTIVITY_MODULE } from "../last_activity/mod.ts";
+import { MAM_MODULE } from "../mam/mod.ts";
 import { MUC_MODULE } from "../muc/mod.ts";
 import { PEP_MODULE } from "../pep/mod.ts";
 import { PING_MODULE } from "../ping/mod.ts";
@@ -31,6 +32,7 @@ export const BUILTIN_MODULES = [
   PRESENCE_MODULE,
   OFFLINE_MODULE,
   CARBONS_MODULE,
+  MAM_MODULE,
   ENTITY_TIME_MODULE,
   CONTACT_MODULE,
   VCARD_MODULE,

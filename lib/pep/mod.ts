@@ -54,13 +54,14 @@ export const PEP_MODULE: NamedModule<
   },
   features: { account: PEP_FEATURES },
   migrations: PEP_MIGRATIONS,
-  start({ router, db, config, modules }) {
+  start({ router, db, config, modules, log }) {
     pepModule(router, {
       store: new SqlitePepStore(db),
       rosters: modules.roster.rosters,
       caps: modules.caps,
       blocklists: modules.blocking?.blocklists,
       limits: config,
+      log,
     });
   },
 };

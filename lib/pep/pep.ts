@@ -3,13 +3,14 @@
 // (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5), node creation (§8.1),
 // configuration (§8.2), default configuration (§8.3), deletion (§8.4) and purge (§8.5), access
 // models (§4.5) for items and notifications, notifications (§7.1.2) filtered by the recipients'
-// caps (XEP-0163 §4.2–4.3), the last item on presence (XEP-0163 §4.3.4), and the account's
-// disco#info identity pubsub/pep with its items (XEP-0163 §6).
+// caps (XEP-0163 §4.2–4.3), the last item on presence and to new subscribers (§4.3.4), and the
+// account's disco#info identity pubsub/pep with its items (XEP-0163 §6).
 import type { CapsApi } from "../caps/mod.ts";
 import type { BlockCheck } from "../im/blocklists.ts";
 import { hasFrom, hasTo, type Rosters } from "../im/rosters.ts";
 import { parseJid } from "../jid/jid.ts";
 import { accountReply, accountTarget } from "../modules/account_iq.ts";
+import { Priority } from "../router/hooks.ts";
 import type { IqContext, IqHandler } from "../router/iq.ts";
 import type { Router } from "../router/router.ts";
 import type { BoundSession } from "../router/session.ts";
@@ -71,6 +72,7 @@ export interface PepOptions {
   limits: PepLimits;
   /** The clock (Unix ms), for tests. */
   now?: () => number;
+  log?: (line: string) => void;
 }
 
 /** Installs the PEP service on every account's bare JID. */
@@ -365,33 +367,78 @@ export function pepModule(router: Router, options: PepOptions): void {
   router.iq.on("account", "pubsub", NS.PUBSUB, handle);
   router.iq.on("account", "pubsub", NS.PUBSUB_OWNER, handle);
 
+  /** The last item of `node` to one session, if there is one and it may have it (§4.3.4). */
+  const sendLast = (username: string, session: BoundSession, node: string) => {
+    const config = store.node(username, node);
+    if (config === undefined || config.sendLastPublishedItem !== "on_sub_and_presence") return;
+    if (!config.deliverNotifications) return;
+    const bare = session.jid.bare;
+    if (bare !== `${username}@${domain}`) {
+      if (!hasFrom(rosters.item(username, bare)) || !mayAccess(username, bare, config)) return;
+    }
+    const [last] = store.items(username, node, 1);
+    if (last === undefined) return;
+    send(
+      username,
+      session.jid.full,
+      el("items", { node }, itemElement(username, last, config)),
+      last.published,
+    );
+  };
+
   // XEP-0163 §4.3.4: the last item of each node a newly available resource asks for, from its
   // own account and from every account whose presence it receives.
   caps.onNotifyAdded((session, nodes) => {
-    const bare = session.jid.bare;
     const accounts = [session.jid.local];
     for (const [contact, item] of rosters.items(session.jid.local)) {
       if (hasTo(item) && contact.endsWith("@" + domain)) accounts.push(contact.split("@")[0]);
     }
     for (const username of accounts) {
-      for (const node of nodes) {
-        const config = store.node(username, node);
-        if (config === undefined || config.sendLastPublishedItem !== "on_sub_and_presence") {
-          continue;
-        }
-        if (!config.deliverNotifications || !mayAccess(username, bare, config)) continue;
-        if (username !== session.jid.local && !hasFrom(rosters.item(username, bare))) continue;
-        const [last] = store.items(username, node, 1);
-        if (last === undefined) continue;
-        send(
-          username,
-          session.jid.full,
-          el("items", { node }, itemElement(username, last, config)),
-          last.published,
-        );
-      }
+      for (const node of nodes) sendLast(username, session, node);
     }
   });
+
+  // §4.3.4 also: a new subscriber (auto-subscribe, XEP-0060 §9.1) gets the last items. A
+  // subscription stanza that gives a contact the owner's presence is processed synchronously
+  // by the roster module after this hook; the check runs once it has been.
+  router.hooks.on("client-stanza", ({ stanza, origin }) => {
+    if (stanza.name !== "presence") return false;
+    const type = stanza.attrs.type;
+    if (type !== "subscribed" && type !== "subscribe") return false;
+    let other: string;
+    try {
+      other = parseJid(stanza.attrs.to ?? "").bare;
+    } catch {
+      return false;
+    }
+    if (!other.endsWith("@" + domain)) return false;
+    // subscribed: the sender lets `other` see its presence; subscribe: `other` may have
+    // pre-approved the sender (RFC 6121 §3.4).
+    const [owner, contact] = type === "subscribed"
+      ? [origin.jid.bare, other]
+      : [other, origin.jid.bare];
+    const username = owner.split("@")[0];
+    if (hasFrom(rosters.item(username, contact))) return false;
+    queueMicrotask(() => {
+      try {
+        if (!hasFrom(rosters.item(username, contact))) return;
+        const nodes = store.nodes(username).map(({ node }) => node);
+        for (const session of router.sessionsOf(contact)) {
+          if (session.presence === null) continue;
+          for (const node of nodes) {
+            if (caps.wantsNotify(session.jid.full, node)) sendLast(username, session, node);
+          }
+        }
+      } catch (error) {
+        options.log?.(
+          `error sending last PEP items of ${owner} to ${contact}: ${
+            error instanceof Error ? error.stack ?? error.message : String(error)
+          }`,
+        );
+      }
+    });
+    return false;
+  }, Priority.VALIDATE);
 
   wrapDisco(router, store, mayAccess);
 }

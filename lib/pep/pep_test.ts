@@ -271,3 +271,23 @@ Deno.test("nodes and items go with the account (ON DELETE CASCADE)", async () =>
   assert.equal(db.prepare("SELECT COUNT(*) AS n FROM pep_items").get()!.n, 0);
   await h.running.stop();
 });
+
+Deno.test("a new subscriber's resources with +notify get the last items once the owner approves (XEP-0163 §4.3.4)", async () => {
+  using db = openDatabase(":memory:");
+  const h = await startHarness(db, ["juliet", "romeo"]);
+  const juliet = h.bind("juliet@localhost/balcony");
+  const romeo = h.bind("romeo@localhost/orchard");
+  await h.send(juliet, publish(TUNE, "now", tune("Dance")));
+  await h.available(juliet, []);
+  await h.available(romeo, [`${TUNE}+notify`]);
+  assert.deepEqual(takeEvents(romeo), []);
+  await h.send(romeo, el("presence", { to: "juliet@localhost", type: "subscribe" }));
+  assert.deepEqual(takeEvents(romeo), []);
+  await h.send(juliet, el("presence", { to: "romeo@localhost", type: "subscribed" }));
+  await Promise.resolve();
+  const [last, ...more] = takeEvents(romeo);
+  assert.equal(more.length, 0);
+  assert.equal(last.attrs.from, "juliet@localhost");
+  assert.equal(last.attrs.to, "romeo@localhost/orchard");
+  await h.running.stop();
+});

@@ -59,8 +59,13 @@ interface Tracked {
   session: BoundSession;
   /** `hash ver` of its last available presence, or "" without usable caps. */
   key: string;
+  /** `node#ver`, where the entity answers for that verification string. */
+  at: string;
   known: Known | undefined;
 }
+
+/** Answers with more features are believed for their resource only, never cached globally. */
+const MAX_CACHED_FEATURES = 1000;
 
 function known(features: Iterable<string>): Known {
   const set = new Set(features);
@@ -140,23 +145,37 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
     if (tracked !== undefined && tracked.session !== origin) tracked = undefined;
     if (tracked !== undefined && tracked.key === key) return;
     if (tracked === undefined) {
-      tracked = { session: origin, key, known: undefined };
+      tracked = { session: origin, key, at: "", known: undefined };
       sessions.set(full, tracked);
     }
     tracked.key = key;
+    tracked.at = `${node}#${ver}`;
     if (key === "") return update(tracked, undefined);
     const cached = lookup(key);
     if (cached !== undefined) return update(tracked, cached);
     const open = pending.get(key);
     if (open !== undefined && now() - open.at < QUERY_PATIENCE_MS) return;
-    // §5.4 step 3.1: ask the entity itself, at node#ver.
-    pending.set(key, { to: full, from: origin.jid.bare, at: now() });
+    ask(tracked);
+  }, Priority.DEFAULT);
+
+  /** §5.4 step 3.1: ask the entity itself, at node#ver, from its own account. */
+  const ask = (tracked: Tracked) => {
+    const { session } = tracked;
+    pending.set(tracked.key, { to: session.jid.full, from: session.jid.bare, at: now() });
     router.route(el(
       "iq",
-      { type: "get", id: CAPS_QUERY_ID, from: origin.jid.bare, to: full },
-      el("query", { xmlns: NS.DISCO_INFO, node: `${node}#${ver}` }),
+      { type: "get", id: CAPS_QUERY_ID, from: session.jid.bare, to: session.jid.full },
+      el("query", { xmlns: NS.DISCO_INFO, node: tracked.at }),
     ));
-  }, Priority.DEFAULT);
+  };
+  /** §5.4 3.9: after a wrong or missing answer, ask another resource that sent the same. */
+  const askAnother = (key: string, not: BoundSession) => {
+    for (const tracked of sessions.values()) {
+      if (tracked.key === key && tracked.known === undefined && tracked.session !== not) {
+        return ask(tracked);
+      }
+    }
+  };
 
   // The answer: an iq result from the asked session to its own bare JID.
   router.hooks.on("client-stanza", ({ stanza, origin }) => {
@@ -164,22 +183,25 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
     const type = stanza.attrs.type;
     if (type !== "result" && type !== "error") return false;
     for (const [key, open] of pending) {
-      if (open.to !== origin.jid.full || stanza.attrs.to !== open.from) continue;
+      if (open.to !== origin.jid.full || (stanza.attrs.to ?? open.from) !== open.from) continue;
       pending.delete(key);
       const query = stanza.getChild("query", NS.DISCO_INFO);
-      if (type === "error" || query === undefined) return true;
+      if (type === "error" || query === undefined) {
+        askAnother(key, origin);
+        return true;
+      }
       const [hash, ver] = key.split(" ");
-      const answer = known(
-        query.getChildren("feature").map((f) => f.attrs.var).filter((v) => v !== undefined),
-      );
-      // §5.4 3.7–3.9: cache globally only a matching hash; otherwise the answer describes that
-      // resource alone.
-      const valid = capsVer(query, hash) === ver;
+      const features = query.getChildren("feature").map((f) => f.attrs.var);
+      const answer = known(features.filter((v) => v !== undefined));
+      // §5.4 3.7–3.9: cache globally only a matching hash (and a bounded answer); otherwise
+      // the answer describes that resource alone.
+      const valid = capsVer(query, hash) === ver && features.length <= MAX_CACHED_FEATURES;
       if (valid) remember(key, answer);
       for (const tracked of sessions.values()) {
         if (tracked.key !== key || tracked.known !== undefined) continue;
         if (valid || tracked.session === origin) update(tracked, answer);
       }
+      if (!valid) askAnother(key, origin);
       return true;
     }
     return false;
@@ -188,6 +210,12 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
   router.onSessionEnded((session) => {
     const tracked = sessions.get(session.jid.full);
     if (tracked?.session === session) sessions.delete(session.jid.full);
+    // A resource that went before answering: ask another one with the same caps.
+    for (const [key, open] of pending) {
+      if (open.to !== session.jid.full) continue;
+      pending.delete(key);
+      askAnother(key, session);
+    }
   });
 
   return {

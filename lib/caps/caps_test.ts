@@ -108,8 +108,35 @@ Deno.test("clients' caps: one query per unknown hash, verified, cached (bounded)
   assert.equal(caps.wantsNotify(liar.jid.full, "urn:spy"), true);
   assert.equal(caps.wantsNotify(victim.jid.full, "urn:spy"), false);
   assert.equal(caps.cachedHashes, 1);
+  // ... and the other resource that sent the same string is asked itself.
+  const reasked = victim.received.filter((s) => s.name === "iq" && s.attrs.type === "get");
+  assert.equal(reasked.length, 1);
+  assert.equal(reasked[0].attrs.from, "juliet@localhost");
 
   // Unavailable forgets the resource.
   await router.fromClient(el("presence", { type: "unavailable", from: a.jid.full }), a);
   assert.equal(caps.features(a.jid.full), undefined);
+});
+
+Deno.test("a resource that ends before answering: another with the same caps is asked", async () => {
+  const { router, caps, bind } = setup();
+  const query = info("urn:geo+notify");
+  const ver = capsVer(query, "sha-1")!;
+  const a = bind("romeo@localhost/a");
+  const b = bind("juliet@localhost/b");
+  await router.fromClient(presence(ver).clone({ from: a.jid.full }), a);
+  await router.fromClient(presence(ver).clone({ from: b.jid.full }), b);
+  assert.equal(b.received.filter((s) => s.name === "iq").length, 0);
+  await router.unbind(a);
+  const [ask] = b.received.filter((s) => s.name === "iq");
+  assert.equal(ask.attrs.to, b.jid.full);
+  await router.fromClient(
+    el(
+      "iq",
+      { type: "result", id: CAPS_QUERY_ID, from: b.jid.full, to: "juliet@localhost" },
+      query,
+    ),
+    b,
+  );
+  assert.equal(caps.wantsNotify(b.jid.full, "urn:geo"), true);
 });

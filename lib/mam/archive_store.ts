@@ -88,10 +88,14 @@ export interface ArchiveQuery {
 export interface ArchivePage {
   /** The page, in chronological order. */
   items: ArchivedMessage[];
-  /** Items of the whole result set (XEP-0059 `<count/>`). */
-  count: number;
-  /** Position of the first item in the result set (XEP-0059 `<first index/>`). */
-  index: number;
+  /**
+   * Items of the whole result set (XEP-0059 `<count/>`); undefined past the store's
+   * `countLimit`, where counting would cost more than the page (XEP-0059 §2.2 allows leaving it
+   * out then).
+   */
+  count: number | undefined;
+  /** Position of the first item in the result set (`<first index/>`); undefined likewise. */
+  index: number | undefined;
   /** No further page in the direction of paging (XEP-0313 §4.3.2 `complete`). */
   complete: boolean;
 }
@@ -147,6 +151,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   /** Owners with a `mam_prefs` row (or that had one: their account may have gone since). */
   #withPrefs: Set<string>;
   #onError: (owner: string, error: unknown) => void;
+  #countLimit: number;
 
   constructor(
     db: DatabaseSync,
@@ -154,11 +159,17 @@ export class SqliteArchiveStore implements ArchiveStore {
       newId?: () => string;
       /** A message that could not be written (default: thrown away silently). */
       onError?: (owner: string, error: unknown) => void;
+      /**
+       * Result sets larger than this are not counted (no RSM count and index): counting a
+       * million rows takes tens of milliseconds of the event loop. Default 10,000.
+       */
+      countLimit?: number;
     } = {},
   ) {
     this.#db = db;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#onError = options.onError ?? (() => {});
+    this.#countLimit = options.countLimit ?? 10_000;
     this.#withPrefs = new Set(
       this.#sql("SELECT owner FROM mam_prefs").all().map((row) => text(row, "owner")),
     );
@@ -263,10 +274,7 @@ export class SqliteArchiveStore implements ArchiveStore {
       params.push(...query.ids);
     }
     const filter = where.join(" AND ");
-    const count = integer(
-      this.#sql(`SELECT COUNT(*) AS n FROM mam_archive WHERE ${filter}`).get(...params)!,
-      "n",
-    );
+    const count = this.#count(filter, params);
     const pageWhere = [...where];
     const pageParams = [...params];
     const backwards = query.before !== undefined;
@@ -286,23 +294,31 @@ export class SqliteArchiveStore implements ArchiveStore {
     const complete = rows.length <= query.max;
     if (!complete) rows.length = query.max;
     if (backwards) rows.reverse();
-    let index = 0;
+    let index: number | undefined = 0;
     if (rows.length > 0) {
-      if (backwards && query.before === "") index = count - rows.length;
-      else if (query.after === undefined && !backwards) index = offset;
+      if (backwards && query.before === "") {
+        index = count === undefined ? undefined : count - rows.length;
+      } else if (query.after === undefined && !backwards) index = offset;
       else {
         const first = { seq: integer(rows[0], "seq"), time: integer(rows[0], "time") };
         const beforeFirst = [...where];
         const beforeParams = [...params];
         beforeClause(beforeFirst, beforeParams, first);
-        index = integer(
-          this.#sql(`SELECT COUNT(*) AS n FROM mam_archive WHERE ${beforeFirst.join(" AND ")}`)
-            .get(...beforeParams)!,
-          "n",
-        );
+        index = this.#count(beforeFirst.join(" AND "), beforeParams);
       }
     } else if (!backwards) index = count;
     return { items: rows.map(readMessage), count, index, complete };
+  }
+
+  /** COUNT(*) of the rows `filter` selects, or undefined when there are more than the limit. */
+  #count(filter: string, params: SQLInputValue[]): number | undefined {
+    const n = integer(
+      this.#sql(
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM mam_archive WHERE ${filter} LIMIT ?)`,
+      ).get(...params, this.#countLimit + 1)!,
+      "n",
+    );
+    return n > this.#countLimit ? undefined : n;
   }
 
   #position(owner: string, id: string): Position {

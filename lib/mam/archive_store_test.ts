@@ -3,14 +3,14 @@ import { migrateModule, openDatabase } from "../storage/sqlite.ts";
 import { MAM_MIGRATIONS, SqliteArchiveStore, UnknownArchiveId } from "./archive_store.ts";
 
 /** A store with `n` messages for juliet, one a second from t=1000 s, alternately with romeo and nurse. */
-function archive(n: number) {
+function archive(n: number, countLimit?: number) {
   const db = openDatabase(":memory:");
   migrateModule(db, "mam", MAM_MIGRATIONS);
   for (const name of ["juliet", "romeo"]) {
     db.prepare("INSERT INTO accounts (username, created_at) VALUES (?, 0)").run(name);
   }
   let next = 0;
-  const store = new SqliteArchiveStore(db, { newId: () => `m${next++}` });
+  const store = new SqliteArchiveStore(db, { newId: () => `m${next++}`, countLimit });
   for (let i = 0; i < n; i++) {
     store.append("juliet", {
       with: i % 2 === 0 ? "romeo@localhost" : "nurse@localhost",
@@ -176,5 +176,25 @@ Deno.test("SqliteArchiveStore: archives and preferences go with the account", ()
   db.prepare("DELETE FROM accounts WHERE username = ?").run("juliet");
   assert.equal(store.find("juliet", { max: 10 }).count, 0);
   assert.equal(store.prefs("juliet"), null);
+  db.close();
+});
+
+Deno.test("SqliteArchiveStore.find() leaves out count and index past countLimit", () => {
+  const { db, store } = archive(10, 5);
+  const last = store.find("juliet", { max: 2, before: "" });
+  assert.deepEqual(ids(last), ["m8", "m9"]);
+  assert.equal(last.count, undefined);
+  assert.equal(last.index, undefined);
+  // The first page's index is known without counting; a small result set is counted.
+  assert.equal(store.find("juliet", { max: 2 }).index, 0);
+  const few = store.find("juliet", {
+    max: 2,
+    with: { bare: "romeo@localhost", resource: "orchard" },
+  });
+  assert.equal(few.count, 3);
+  const after = store.find("juliet", { max: 2, after: "m1" });
+  assert.equal(after.index, 2);
+  assert.equal(store.find("juliet", { max: 2, after: "m7" }).index, undefined);
+  assert.equal(store.find("juliet", { max: 0 }).complete, false);
   db.close();
 });

@@ -115,7 +115,7 @@ export function queryHandlers(router: Router, options: QueryOptions): void {
           { xmlns: NS.RSM },
           first !== undefined && el("first", { index: page.index }, first.id),
           last !== undefined && el("last", {}, last.id),
-          el("count", {}, String(page.count)),
+          page.count !== undefined && el("count", {}, String(page.count)),
         ),
       ),
     );

@@ -276,3 +276,29 @@ Deno.test("isArchivable() and readExpiry() follow XEP-0313 §6.1.1, XEP-0334 and
   assert.throws(() => readExpiry("mam.expires_after", "soon"), /mam.expires_after must be/);
   assert.throws(() => readExpiry("k", 7), /must be/);
 });
+
+Deno.test("mam's roster policy archives only messages with contacts in the roster", async () => {
+  await using t = await setUp();
+  const romeo = t.session("romeo@localhost/orchard");
+  const juliet = t.session("juliet@localhost/balcony");
+  const iq = (child: Element) =>
+    t.router.fromClient(
+      el("iq", { type: "set", id: "s", from: juliet.session.jid.full }, child),
+      juliet.session,
+    );
+  await iq(el("prefs", { xmlns: NS.MAM, default: "roster" }));
+  await t.router.fromClient(chat(romeo.session, "juliet@localhost", "stranger"), romeo.session);
+  assert.equal((await query(t.router, juliet)).results.length, 0);
+  await iq(el("query", { xmlns: NS.ROSTER }, el("item", { jid: "romeo@localhost" })));
+  await t.router.fromClient(chat(romeo.session, "juliet@localhost", "contact"), romeo.session);
+  const { results } = await query(t.router, juliet);
+  assert.deepEqual(
+    results.map((r) =>
+      r.getChild("result", NS.MAM)!.getChild("forwarded", NS.FORWARD)!.getChild(
+        "message",
+        NS.CLIENT,
+      )!.getChildText("body")
+    ),
+    ["contact"],
+  );
+});

@@ -139,7 +139,7 @@ Deno.test("a flooding client is read at its rate limit; another client's pings s
       // Without the limits the victim waited ~1 s. The goal is a p99 under 20 ms on a quiet
       // machine; the bounds here leave room for a loaded CI machine.
       assert.ok(percentile(pings, 0.5) < 10, `victim p50 ${percentile(pings, 0.5)} ms`);
-      assert.ok(percentile(pings, 0.95) < 50, `victim p95 ${percentile(pings, 0.95)} ms`);
+      assert.ok(percentile(pings, 0.95) < 150, `victim p95 ${percentile(pings, 0.95)} ms`);
       assert.ok(rssDuring - rssBefore < 64 * 1024, "the flood is not buffered in the server");
       await victim.disconnect();
       target.close();

@@ -44,7 +44,7 @@ export interface CapsApi {
    * ones only, so that a repeated presence triggers nothing (XEP-0163 §4.3.3 note).
    */
   onNotifyAdded(listener: (session: BoundSession, nodes: ReadonlySet<string>) => void): void;
-  /** The server's own current verification string (XEP-0115 §5.1, SHA-1). */
+  /** The server's own current verification string (XEP-0115 §5.1, SHA-1); "" without disco. */
   serverVer(): string;
   /** How many verification strings are cached (for tests and status). */
   readonly cachedHashes: number;
@@ -232,7 +232,7 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
 /**
  * The server's `<c/>` stream feature (XEP-0115 §6.3), and its disco#info at `node#ver` (§6.2:
  * the entity answers for the node it advertised). Both wrap the disco module's server handler,
- * which must be registered already. Returns the function computing the current `ver`.
+ * registered before; without it, neither is offered. Returns the function computing `ver`.
  */
 function serverCaps(router: Router): () => string {
   const probe = el("iq", { type: "get", id: "caps" }, el("query", { xmlns: NS.DISCO_INFO }));
@@ -240,7 +240,7 @@ function serverCaps(router: Router): () => string {
   try {
     disco = router.iq.find("server", probe);
   } catch {
-    throw new Error("Cannot start caps: no disco#info handler on the server (enable disco)");
+    return () => ""; // without service discovery there is nothing to hash, nor to advertise
   }
   let lastText = "";
   let lastVer = "";

@@ -140,3 +140,10 @@ Deno.test("a resource that ends before answering: another with the same caps is 
   );
   assert.equal(caps.wantsNotify(b.jid.full, "urn:geo"), true);
 });
+
+Deno.test("without disco, caps offers no stream feature but still tracks clients", () => {
+  const router = new Router({ domain: "localhost", accountExists: () => true, log: () => {} });
+  const caps = capsModule(router, { maxCachedHashes: 10, log: (line) => assert.fail(line) });
+  assert.equal(router.streamFeatures.some((f) => f.name === "c"), false);
+  assert.equal(caps.serverVer(), "");
+});

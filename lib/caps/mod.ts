@@ -18,10 +18,11 @@ export interface CapsConfig {
 }
 
 /** The server's caps stream feature and the verified caps of clients' presence. */
-export const CAPS_MODULE: NamedModule<"caps", CapsConfig, CapsApi, { disco: void }> = {
+export const CAPS_MODULE: NamedModule<"caps", CapsConfig, CapsApi, { disco?: void }> = {
   name: "caps",
   description: "Entity Capabilities (XEP-0115): the server's caps, verified caps of clients",
-  dependsOn: ["disco"],
+  dependsOn: [],
+  uses: ["disco"],
   options: {
     maxCachedHashes: {
       default: DEFAULT_MAX_CACHED_HASHES,

@@ -32,12 +32,12 @@ export const PEP_MODULE: NamedModule<
   "pep",
   PepConfig,
   void,
-  { roster: RosterApi; caps: CapsApi; disco: void; blocking?: BlockingApi }
+  { roster: RosterApi; caps: CapsApi; disco?: void; blocking?: BlockingApi }
 > = {
   name: "pep",
   description: "Personal Eventing (XEP-0163) on PubSub (XEP-0060): per-account nodes and items",
-  dependsOn: ["roster", "caps", "disco"],
-  uses: ["blocking"],
+  dependsOn: ["roster", "caps"],
+  uses: ["disco", "blocking"],
   options: {
     maxItems: {
       default: PEP_DEFAULTS.maxItems,

@@ -235,14 +235,21 @@ function shellQuote(arg: string): string {
 }
 
 /** Starts one server in `dir` with `accounts` accounts bench1..benchN. */
-async function startTarget(
-  name: ServerName,
-  dir: string,
-  cert: Certificate,
-  accounts: number,
-  password: string,
-  create: boolean,
-): Promise<Target> {
+/** How to start a server under test. */
+interface TargetSetup {
+  /** Its directory: configuration, data, log. */
+  dir: string;
+  cert: Certificate;
+  /** Accounts bench1..bench<accounts>, all with `password`. */
+  accounts: number;
+  password: string;
+  /** Create the accounts (false: they exist from an earlier start in `dir`). */
+  create: boolean;
+}
+
+/** Starts one server, pinned to the server CPU. */
+async function startTarget(name: ServerName, setup: TargetSetup): Promise<Target> {
+  const { dir, cert, accounts, password, create } = setup;
   const accountSet = { prefix: "bench", count: accounts, password, create };
   if (name === "verona") {
     if (create) await createAccounts(dir, "bench", accounts, password);
@@ -254,7 +261,10 @@ async function startTarget(
       `[tls]\ncert = ${JSON.stringify(cert.certPath)}\nkey = ${JSON.stringify(cert.keyPath)}\n` +
         `required = true\n\n[limits]\nmax_connections = ${accounts + 10_000}\n` +
         `max_connections_per_ip = ${accounts + 10_000}\n` +
-        `c2s_rate_bytes = 1000000000000\nc2s_burst_bytes = 1000000000000\n`,
+        `c2s_rate_bytes = 1000000000000\nc2s_burst_bytes = 1000000000000\n` +
+        // Message archiving (XEP-0313) is on by default in Verona; neither ejabberd nor Prosody
+        // gets mod_mam here, so it is off in all three.
+        "\n[mam]\nenabled = false\n",
     );
     const server = await spawnServer({
       args: ["--domain", DOMAIN, "--data", dir, "--config", configPath],
@@ -268,7 +278,7 @@ async function startTarget(
       port: server.port,
       command: server.command.map(shellQuote).join(" "),
       setup: `main.ts start, ${accounts} accounts in SQLite (temp dir), ` +
-        "max_connections(_per_ip) raised, no c2s input shaping after login",
+        "max_connections(_per_ip) raised, no c2s input shaping after login, mam module off",
       output: () => `${server.stdout()}${server.stderr()}`,
       stop: () => server.stop(STOP_GRACE_MS),
     };
@@ -658,7 +668,7 @@ export async function main(args: string[]): Promise<number> {
     print(
       `certificate: ${report.certificate} for ${DOMAIN} and *.${DOMAIN}, one for all; ` +
         `${accounts} accounts each; servers on CPU ${SERVER_CPUS}, generator on CPU ` +
-        `${GENERATOR_CPUS}${pinned ? "" : " (NOT pinned)"}`,
+        `${GENERATOR_CPUS}${pinned ? "" : " (NOT pinned)"}; no message archiving (MAM) in any`,
     );
     for (let round = 1; round <= options.rounds; round++) {
       for (const name of options.servers) {
@@ -674,14 +684,13 @@ export async function main(args: string[]): Promise<number> {
         for (const phase of phases) {
           let target: Target | undefined;
           try {
-            target = await startTarget(
-              name,
+            target = await startTarget(name, {
               dir,
               cert,
               accounts,
-              options.password,
-              phase === "load",
-            );
+              password: options.password,
+              create: phase === "load",
+            });
             targets.add(target);
             if (phase === "load") {
               Object.assign(result, {

@@ -8,6 +8,7 @@
 import type { CapsApi } from "../caps/mod.ts";
 import type { BlockCheck } from "../im/blocklists.ts";
 import { hasFrom, hasTo, type Rosters } from "../im/rosters.ts";
+import { buildForm } from "../forms/data_form.ts";
 import { parseJid } from "../jid/jid.ts";
 import { accountReply, accountTarget } from "../modules/account_iq.ts";
 import { Priority } from "../router/hooks.ts";
@@ -466,7 +467,8 @@ function requesterOf(stanza: Element, { origin }: IqContext): string {
 
 /**
  * XEP-0163 §6.1: the account's disco#info has the identity pubsub/pep; §6.2: its disco#items
- * lists the nodes the requester may access. Wraps the disco module's account handlers.
+ * lists the nodes the requester may access; XEP-0060 §5.3: disco#info of one node. Wraps the
+ * disco module's account handlers.
  */
 function wrapDisco(
   router: Router,
@@ -484,6 +486,33 @@ function wrapDisco(
   }
   const plain = (stanza: Element) => stanza.elements()[0]?.attrs.node === undefined;
   router.iq.on("account", "query", NS.DISCO_INFO, async (stanza, context) => {
+    const node = stanza.elements()[0]?.attrs.node;
+    if (node !== undefined && stanza.attrs.type === "get") {
+      // XEP-0060 §5.3: a node's own info, for those who may access it.
+      const target = accountTarget(stanza, context);
+      const config = store.node(target.username, node);
+      if (
+        config === undefined || !mayAccess(target.username, requesterOf(stanza, context), config)
+      ) {
+        throw new StanzaError("cancel", "item-not-found");
+      }
+      return accountReply(stanza, context).append(
+        el(
+          "query",
+          { xmlns: NS.DISCO_INFO, node },
+          el("identity", { category: "pubsub", type: "leaf" }),
+          el("feature", { var: NS.PUBSUB }),
+          buildForm({
+            type: "result",
+            formType: NS.PUBSUB_META_DATA,
+            fields: [
+              { var: "pubsub#type", values: [config.type] },
+              { var: "pubsub#access_model", values: [config.accessModel] },
+            ],
+          }),
+        ),
+      );
+    }
     const answer = await info(stanza, context);
     if (plain(stanza)) {
       const query = answer.getChild("query", NS.DISCO_INFO);

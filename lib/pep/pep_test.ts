@@ -249,6 +249,18 @@ Deno.test("owner operations: configure form, delete and purge notify; the accoun
     [TUNE],
   );
 
+  await h.send(
+    juliet,
+    el(
+      "iq",
+      { type: "get", id: "d", to: "juliet@localhost" },
+      el("query", { xmlns: NS.DISCO_INFO, node: TUNE }),
+    ),
+  );
+  const nodeInfo = lastIq(juliet).getChild("query", NS.DISCO_INFO)!;
+  assert.equal(nodeInfo.attrs.node, TUNE);
+  assert.equal(nodeInfo.getChild("identity")!.attrs.type, "leaf");
+
   await h.send(juliet, owner(el("purge", { node: TUNE })));
   assert.equal(lastIq(juliet).attrs.type, "result");
   assert.ok(takeEvents(juliet)[0].getChild("event", NS.PUBSUB_EVENT)!.getChild("purge"));

@@ -57,6 +57,7 @@ export const NS = {
   PUBSUB_ERRORS: "http://jabber.org/protocol/pubsub#errors",
   PUBSUB_NODE_CONFIG: "http://jabber.org/protocol/pubsub#node_config",
   PUBSUB_PUBLISH_OPTIONS: "http://jabber.org/protocol/pubsub#publish-options",
+  PUBSUB_META_DATA: "http://jabber.org/protocol/pubsub#meta-data",
   SM: "urn:xmpp:sm:3",
   CSI: "urn:xmpp:csi:0",
 } as const;

@@ -1,7 +1,8 @@
 // Personal Eventing Protocol (XEP-0163): every account a pubsub service (XEP-0060) at its bare
 // JID. Publish with auto-create (XEP-0060 §7.1, §7.1.4) and publish-options preconditions
-// (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5), node creation (§8.1),
-// configuration (§8.2), default configuration (§8.3), deletion (§8.4) and purge (§8.5), access
+// (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5), explicit subscriptions (§6.1, §6.2,
+// §5.6), node creation (§8.1), configuration (§8.2), default configuration (§8.3), deletion
+// (§8.4) and purge (§8.5), access
 // models (§4.5) for items and notifications, notifications (§7.1.2) filtered by the recipients'
 // caps (XEP-0163 §4.2–4.3), the last item on presence and to new subscribers (§4.3.4), and the
 // account's disco#info identity pubsub/pep with its items (XEP-0163 §6).
@@ -53,6 +54,8 @@ export const PEP_FEATURES: readonly string[] = [
   "retract-items",
   "retrieve-default",
   "retrieve-items",
+  "retrieve-subscriptions",
+  "subscribe",
 ].map((feature) => `${NS.PUBSUB}#${feature}`);
 
 /** The server's bounds on PEP. */
@@ -117,16 +120,20 @@ export function pepModule(router: Router, options: PepOptions): void {
   };
 
   /**
-   * The sessions to notify for `node` (XEP-0163 §4): the owner's and its presence subscribers'
-   * available resources whose caps ask for `node+notify`, where the access model admits them.
+   * The JIDs to notify for `node` (XEP-0163 §4): the full JIDs of the owner's and its presence
+   * subscribers' available resources whose caps ask for `node+notify`, and the explicit
+   * subscribers (XEP-0060 §6.1) the access model still admits, once each: a bare subscription
+   * only when none of that account's resources is notified already (XEP-0163 §4.3.2).
    */
-  const recipients = (username: string, node: string, config: NodeConfig): BoundSession[] => {
+  const recipients = (username: string, node: string, config: NodeConfig): string[] => {
     const owner = `${username}@${domain}`;
-    const found: BoundSession[] = [];
+    const found = new Set<string>();
+    const accounts = new Set<string>();
     const add = (bare: string) => {
       for (const session of router.sessionsOf(bare)) {
         if (session.presence !== null && caps.wantsNotify(session.jid.full, node)) {
-          found.push(session);
+          found.add(session.jid.full);
+          accounts.add(bare);
         }
       }
     };
@@ -135,7 +142,12 @@ export function pepModule(router: Router, options: PepOptions): void {
       if (!hasFrom(item) || !contact.endsWith("@" + domain)) continue;
       if (mayAccess(username, contact, config)) add(contact);
     }
-    return found;
+    for (const jid of store.subscribers(username, node)) {
+      const bare = jid.split("/")[0];
+      if (!mayAccess(username, bare, config)) continue;
+      if (jid === bare ? !accounts.has(bare) : !found.has(jid)) found.add(jid);
+    }
+    return [...found];
   };
 
   const send = (username: string, to: string, child: Element, delay?: number) => {
@@ -159,8 +171,8 @@ export function pepModule(router: Router, options: PepOptions): void {
       { id: item.id, publisher: `${username}@${domain}` },
       config.deliverPayloads && item.payload.clone(),
     );
-  const broadcast = (username: string, sessions: BoundSession[], child: Element) => {
-    for (const session of sessions) send(username, session.jid.full, child.clone());
+  const broadcast = (username: string, jids: string[], child: Element) => {
+    for (const jid of jids) send(username, jid, child.clone());
   };
 
   const handle: IqHandler = (stanza, context) => {
@@ -263,6 +275,55 @@ export function pepModule(router: Router, options: PepOptions): void {
           : applyConfigForm(defaultConfig(), form, limits);
         createNode(target.username, name, config);
         return result();
+      }
+      case "set subscribe": {
+        // XEP-0060 §6.1: an explicit subscription, of the requester's own bare or full JID.
+        const name = needNode();
+        const jid = subscriberJid(action, requester);
+        const config = existing(name);
+        if (!mayAccess(target.username, requester, config)) throw accessError(config);
+        store.subscribe(target.username, name, jid);
+        const reply = result(el("subscription", { node: name, jid, subscription: "subscribed" }));
+        if (config.sendLastPublishedItem !== "never" && config.deliverNotifications) {
+          const [last] = store.items(target.username, name, 1);
+          // §6.1.7: the last item follows the subscription result, which the router sends once
+          // this handler has returned.
+          if (last !== undefined) {
+            setTimeout(() =>
+              send(
+                target.username,
+                jid,
+                el("items", { node: name }, itemElement(target.username, last, config)),
+                last.published,
+              ), 0);
+          }
+        }
+        return reply;
+      }
+      case "set unsubscribe": {
+        // §6.2.
+        const name = needNode();
+        const jid = subscriberJid(action, requester);
+        existing(name);
+        if (!store.unsubscribe(target.username, name, jid)) {
+          throw pubsubError("cancel", "unexpected-request", "not-subscribed");
+        }
+        return result();
+      }
+      case "get subscriptions": {
+        // §5.6: the requester's own subscriptions on this service.
+        const mine = store.subscriptions(target.username).filter(({ node: name, jid }) =>
+          jid.split("/")[0] === requester && (node === undefined || name === node)
+        );
+        return result(
+          el(
+            "subscriptions",
+            node === undefined ? {} : { node },
+            ...mine.map(({ node: name, jid }) =>
+              el("subscription", { node: name, jid, subscription: "subscribed" })
+            ),
+          ),
+        );
       }
       case "owner get configure": {
         needOwner();
@@ -446,12 +507,23 @@ export function pepModule(router: Router, options: PepOptions): void {
 
 /** The feature a client lacks when it asks for an action this service does not implement. */
 const FEATURE_OF: Readonly<Record<string, string>> = {
-  subscribe: "subscribe",
-  unsubscribe: "subscribe",
-  subscriptions: "retrieve-subscriptions",
   affiliations: "retrieve-affiliations",
   options: "subscription-options",
 };
+
+/** The `jid` of a subscribe or unsubscribe: the requester's own (§6.1.3.1: invalid-jid). */
+function subscriberJid(action: Element, requester: string): string {
+  const given = action.attrs.jid;
+  let jid;
+  try {
+    jid = given === undefined ? undefined : parseJid(given);
+  } catch {
+    jid = undefined;
+  }
+  if (jid === undefined) throw pubsubError("modify", "bad-request", "jid-required");
+  if (jid.bare !== requester) throw pubsubError("modify", "bad-request", "invalid-jid");
+  return jid.full;
+}
 
 /** The requester's bare JID: the stamped `from`, or the session. */
 function requesterOf(stanza: Element, { origin }: IqContext): string {

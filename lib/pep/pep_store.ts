@@ -1,6 +1,6 @@
-// Where PEP nodes and items live: the `pep_nodes` and `pep_items` tables of the pep module's
-// own migrations. Rows go with the account (ON DELETE CASCADE from `accounts`), items with
-// their node.
+// Where PEP nodes, items and explicit subscriptions live: the `pep_nodes`, `pep_items` and
+// `pep_subscriptions` tables of the pep module's own migrations. Rows go with the account (ON
+// DELETE CASCADE from `accounts`), items and subscriptions with their node.
 import type { DatabaseSync } from "node:sqlite";
 import { integer, text, transaction } from "../storage/sql.ts";
 import type { Element } from "../xml/element.ts";
@@ -26,6 +26,13 @@ export const PEP_MIGRATIONS: readonly string[] = [
     FOREIGN KEY (username, node) REFERENCES pep_nodes (username, node) ON DELETE CASCADE
   );
   CREATE INDEX pep_items_order ON pep_items (username, node, seq);`,
+  `CREATE TABLE pep_subscriptions (
+    username TEXT NOT NULL,
+    node TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    PRIMARY KEY (username, node, jid),
+    FOREIGN KEY (username, node) REFERENCES pep_nodes (username, node) ON DELETE CASCADE
+  );`,
 ];
 
 /** One stored item. */
@@ -66,6 +73,14 @@ export interface PepStore {
   purge(username: string, node: string): void;
   /** Keeps only the `keep` newest items. */
   trim(username: string, node: string, keep: number): void;
+  /** Adds an explicit subscription (XEP-0060 §6.1) of `jid`, bare or full. */
+  subscribe(username: string, node: string, jid: string): void;
+  /** Removes one; false if there was none. */
+  unsubscribe(username: string, node: string, jid: string): boolean;
+  /** The explicit subscribers of a node. */
+  subscribers(username: string, node: string): string[];
+  /** The explicit subscriptions on the account's service, as (node, jid) pairs. */
+  subscriptions(username: string): { node: string; jid: string }[];
 }
 
 /** {@linkcode PepStore} on SQLite. */
@@ -157,6 +172,31 @@ export class SqlitePepStore implements PepStore {
       "DELETE FROM pep_items WHERE username = ? AND node = ? AND seq NOT IN " +
         "(SELECT seq FROM pep_items WHERE username = ? AND node = ? ORDER BY seq DESC LIMIT ?)",
     ).run(username, node, username, node, keep);
+  }
+
+  subscribe(username: string, node: string, jid: string): void {
+    this.#db.prepare(
+      "INSERT OR IGNORE INTO pep_subscriptions (username, node, jid) VALUES (?, ?, ?)",
+    ).run(username, node, jid);
+  }
+
+  unsubscribe(username: string, node: string, jid: string): boolean {
+    const result = this.#db.prepare(
+      "DELETE FROM pep_subscriptions WHERE username = ? AND node = ? AND jid = ?",
+    ).run(username, node, jid);
+    return Number(result.changes) > 0;
+  }
+
+  subscribers(username: string, node: string): string[] {
+    return this.#db.prepare(
+      "SELECT jid FROM pep_subscriptions WHERE username = ? AND node = ? ORDER BY jid",
+    ).all(username, node).map((row) => text(row, "jid"));
+  }
+
+  subscriptions(username: string): { node: string; jid: string }[] {
+    return this.#db.prepare(
+      "SELECT node, jid FROM pep_subscriptions WHERE username = ? ORDER BY node, jid",
+    ).all(username).map((row) => ({ node: text(row, "node"), jid: text(row, "jid") }));
   }
 }
 

@@ -303,3 +303,61 @@ Deno.test("a new subscriber's resources with +notify get the last items once the
   assert.equal(last.attrs.to, "romeo@localhost/orchard");
   await h.running.stop();
 });
+
+Deno.test("explicit subscriptions: a non-contact subscribes to an open node, gets the last item and events, then unsubscribes (XEP-0060 §6.1, §6.2)", async () => {
+  using db = openDatabase(":memory:");
+  const h = await startHarness(db, ["romeo", "mercutio"]);
+  const romeo = h.bind("romeo@localhost/orchard");
+  const mercutio = h.bind("mercutio@localhost/street");
+  await h.available(mercutio, []);
+  const node = "urn:xmpp:omemo:2:devices";
+  const devices = (id: string) =>
+    el("devices", { xmlns: "urn:xmpp:omemo:2" }, el("device", { id }));
+  await h.send(
+    romeo,
+    publish(node, "current", devices("1"), publishOptions({ "pubsub#access_model": "open" })),
+  );
+  await h.send(romeo, publish("private", "x", tune("x")));
+  const ask = async (child: Element, type: "get" | "set" = "set") => {
+    await h.send(mercutio, pubsubIq(type, "romeo@localhost", child));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const iq = lastIq(mercutio);
+    return iq.attrs.type === "result" ? iq : errorOf(iq);
+  };
+  assert.equal(
+    await ask(el("subscribe", { node, jid: "romeo@localhost" })),
+    "bad-request invalid-jid",
+  );
+  assert.equal(
+    await ask(el("subscribe", { node: "private", jid: "mercutio@localhost" })),
+    "not-authorized presence-subscription-required",
+  );
+  const subscribed = await ask(el("subscribe", { node, jid: "mercutio@localhost" })) as Element;
+  assertStanza(
+    client(subscribed),
+    `<iq type='result'><pubsub xmlns='${NS.PUBSUB}'><subscription node='${node}' jid='mercutio@localhost' subscription='subscribed'/></pubsub></iq>`,
+  );
+  const [last] = takeEvents(mercutio);
+  assert.equal(last.attrs.to, "mercutio@localhost");
+  await h.send(romeo, publish(node, "current", devices("2")));
+  const events = takeEvents(mercutio);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].attrs.to, "mercutio@localhost");
+  const list = await ask(el("subscriptions"), "get") as Element;
+  assert.deepEqual(
+    list.getChild("pubsub", NS.PUBSUB)!.getChild("subscriptions")!.getChildren("subscription")
+      .map((s) => s.attrs.node),
+    [node],
+  );
+  assert.equal(
+    (await ask(el("unsubscribe", { node, jid: "mercutio@localhost" })) as Element).attrs.type,
+    "result",
+  );
+  assert.equal(
+    await ask(el("unsubscribe", { node, jid: "mercutio@localhost" })),
+    "unexpected-request not-subscribed",
+  );
+  await h.send(romeo, publish(node, "current", devices("3")));
+  assert.deepEqual(takeEvents(mercutio), []);
+  await h.running.stop();
+});

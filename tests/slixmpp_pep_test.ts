@@ -6,29 +6,10 @@ import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startTestServer } from "./_harness.ts";
+import { findSlixmppPython } from "./_slixmpp.ts";
 
 const FLOWS = fileURLToPath(new URL("./clients/slixmpp_pep.py", import.meta.url));
-/** Debian's python3-slixmpp installs into the system interpreter, which may not be first on PATH. */
-const INTERPRETERS = ["/usr/bin/python3", "python3"];
-
-async function findPython(): Promise<string | undefined> {
-  for (const python of INTERPRETERS) {
-    try {
-      const probe = await new Deno.Command(python, {
-        args: ["-c", "import slixmpp"],
-        stdout: "null",
-        stderr: "null",
-        signal: AbortSignal.timeout(10_000),
-      }).output();
-      if (probe.success) return python;
-    } catch {
-      // not installed at this path
-    }
-  }
-  return undefined;
-}
-
-const PYTHON = await findPython();
+const PYTHON = await findSlixmppPython();
 
 Deno.test({
   name: PYTHON

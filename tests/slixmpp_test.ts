@@ -10,31 +10,12 @@ import { openDatabase } from "../lib/storage/sqlite.ts";
 import { SqliteRoomStore } from "../lib/storage/room_store.ts";
 import { SqliteRosterStore } from "../lib/storage/roster_store.ts";
 import { startTestServer } from "./_harness.ts";
+import { findSlixmppPython } from "./_slixmpp.ts";
 
 const FLOWS = fileURLToPath(new URL("./clients/slixmpp_flows.py", import.meta.url));
-/** Debian's python3-slixmpp installs into the system interpreter, which may not be first on PATH. */
-const INTERPRETERS = ["/usr/bin/python3", "python3"];
 const RUN_TIMEOUT_MS = 30_000;
 
-/** The first interpreter that can import slixmpp, or undefined. */
-async function findPython(): Promise<string | undefined> {
-  for (const python of INTERPRETERS) {
-    try {
-      const probe = await new Deno.Command(python, {
-        args: ["-c", "import slixmpp"],
-        stdout: "null",
-        stderr: "null",
-        signal: AbortSignal.timeout(10_000),
-      }).output();
-      if (probe.success) return python;
-    } catch {
-      // not installed at this path
-    }
-  }
-  return undefined;
-}
-
-const PYTHON = await findPython();
+const PYTHON = await findSlixmppPython();
 
 interface Step {
   step: string;

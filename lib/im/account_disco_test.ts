@@ -1,14 +1,13 @@
 import { strict as assert } from "node:assert";
-import { parseJid } from "../jid/jid.ts";
 import { Router } from "../router/router.ts";
-import type { BoundSession } from "../router/session.ts";
 import { NS } from "../stanza/ns.ts";
 import { reply } from "../stanza/reply.ts";
 import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
-import { el, type Element } from "../xml/element.ts";
+import { el } from "../xml/element.ts";
 import { accountDiscoAccess } from "./account_disco.ts";
 import { Rosters } from "./rosters.ts";
+import { recordingSession } from "../router/testing.ts";
 
 function setUp() {
   const db = openDatabase(":memory:");
@@ -26,17 +25,7 @@ function setUp() {
       (stanza) => reply(stanza).append(el("query", { xmlns: ns })),
     );
   }
-  const received: Element[] = [];
-  const romeo: BoundSession = {
-    id: "c2s1",
-    jid: parseJid("romeo@localhost/orchard"),
-    presence: el("presence"),
-    priority: 0,
-    directedPresence: new Set(),
-    send: (stanza) => received.push(stanza),
-    sendXml: () => {},
-    closeWithError: () => {},
-  };
+  const { session: romeo, received } = recordingSession("romeo@localhost/orchard");
   router.bind(romeo);
   const ask = async (ns: string, to?: string) => {
     received.length = 0;

@@ -1,15 +1,14 @@
 import { strict as assert } from "node:assert";
-import { parseJid } from "../jid/jid.ts";
-import type { BoundSession } from "../router/session.ts";
 import { Router } from "../router/router.ts";
 import { SqliteBlocklistStore } from "./blocklist_store.ts";
 import type { LastActivity } from "../storage/last_activity_store.ts";
 import { SqliteRosterStore } from "../storage/roster_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
-import { el, type Element } from "../xml/element.ts";
+import { el } from "../xml/element.ts";
 import { Blocklists } from "./blocklists.ts";
 import { presenceModule } from "./presence.ts";
 import { Rosters } from "./rosters.ts";
+import { recordingSession } from "../router/testing.ts";
 
 /** Romeo online (no presence needed to receive probe answers to his full JID), Juliet offline. */
 function setUp(last: LastActivity | null) {
@@ -29,17 +28,7 @@ function setUp(last: LastActivity | null) {
       set: () => {},
     },
   });
-  const received: Element[] = [];
-  const romeo: BoundSession = {
-    id: "c2s1",
-    jid: parseJid("romeo@localhost/orchard"),
-    presence: el("presence"),
-    priority: 0,
-    directedPresence: new Set(),
-    send: (stanza) => received.push(stanza),
-    sendXml: () => {},
-    closeWithError: () => {},
-  };
+  const { session: romeo, received } = recordingSession("romeo@localhost/orchard");
   router.bind(romeo);
   const probe = () =>
     router.route(

@@ -1,13 +1,12 @@
 import { strict as assert } from "node:assert";
 import { Accounts } from "../accounts/accounts.ts";
-import { parseJid } from "../jid/jid.ts";
 import { Router } from "../router/router.ts";
-import type { BoundSession } from "../router/session.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { SqliteTombstoneStore } from "../storage/tombstone_store.ts";
-import { el, type Element } from "../xml/element.ts";
+import { el } from "../xml/element.ts";
 import { tombstonePresence } from "./tombstone_presence.ts";
+import { recordingSession } from "../router/testing.ts";
 
 async function setUp() {
   const db = openDatabase(":memory:");
@@ -23,17 +22,7 @@ async function setUp() {
     log: () => {},
   });
   tombstonePresence(router, accounts);
-  const received: Element[] = [];
-  const romeo: BoundSession = {
-    id: "c2s1",
-    jid: parseJid("romeo@localhost/orchard"),
-    presence: el("presence"),
-    priority: 0,
-    directedPresence: new Set(),
-    send: (stanza) => received.push(stanza),
-    sendXml: () => {},
-    closeWithError: () => {},
-  };
+  const { session: romeo, received } = recordingSession("romeo@localhost/orchard");
   router.bind(romeo);
   const send = async (attrs: Record<string, string>) => {
     received.length = 0;

@@ -1,14 +1,13 @@
 import { strict as assert } from "node:assert";
 import { Accounts } from "../accounts/accounts.ts";
-import { parseJid } from "../jid/jid.ts";
 import { startModules } from "../modules/loader.ts";
 import { Router } from "../router/router.ts";
-import type { BoundSession } from "../router/session.ts";
 import { NS } from "../stanza/ns.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
-import { el, type Element } from "../xml/element.ts";
+import { el } from "../xml/element.ts";
 import { VCARD_MODULE } from "./mod.ts";
+import { recordingSession } from "../router/testing.ts";
 
 Deno.test("the vcard module alone, on an in-memory database, applies [vcard] max_bytes", async () => {
   using db = openDatabase(":memory:");
@@ -23,17 +22,10 @@ Deno.test("the vcard module alone, on an in-memory database, applies [vcard] max
     log: () => {},
     section: () => ({ enabled: true, maxBytes: 1024 }),
   });
-  const received: Element[] = [];
-  const juliet: BoundSession = {
+  const { session: juliet, received } = recordingSession("juliet@localhost/balcony", {
     id: "s1",
-    jid: parseJid("juliet@localhost/balcony"),
     presence: null,
-    priority: 0,
-    directedPresence: new Set(),
-    send: (stanza) => received.push(stanza),
-    sendXml: () => {},
-    closeWithError: () => {},
-  };
+  });
   router.bind(juliet);
   const set = (text: string) =>
     router.route(

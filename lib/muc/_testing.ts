@@ -2,6 +2,7 @@
 import { type Element, StreamParser } from "../xml/mod.ts";
 import { MemoryRoomStore, type RoomStore } from "../storage/room_store.ts";
 import { createMucService, type MucService, type MucServiceOptions } from "./service.ts";
+import { MUC_FEATURES, occupantIdFeature } from "./features/mod.ts";
 
 export const DOMAIN = "conference.localhost";
 
@@ -28,7 +29,16 @@ export function stanza(text: string): Element {
   return first;
 }
 
-/** A service on a memory store whose deliveries are recorded as they would go on the wire. */
+/**
+ * Every feature but occupant-id, whose `<occupant-id/>` children the tests comparing whole
+ * stanzas would have to spell out (occupant_id_test.ts tests it).
+ */
+export const FEATURES_WITHOUT_OCCUPANT_ID = MUC_FEATURES.filter((f) => f !== occupantIdFeature);
+
+/**
+ * A service on a memory store whose deliveries are recorded as they would go on the wire; by
+ * default with {@linkcode FEATURES_WITHOUT_OCCUPANT_ID}.
+ */
 export class Harness {
   readonly store: RoomStore;
   readonly service: MucService;
@@ -40,6 +50,7 @@ export class Harness {
     this.service = createMucService({
       domain: DOMAIN,
       log: (line) => this.logs.push(line),
+      features: FEATURES_WITHOUT_OCCUPANT_ID,
       ...options,
       store: this.store,
       // Serialized during the call, as the router does: the service may reuse the element.

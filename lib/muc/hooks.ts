@@ -120,6 +120,18 @@ export interface InviteEvent {
   x: Element;
 }
 
+/**
+ * An occupant is created (on entering, or under a new nickname): handlers add the elements the
+ * room puts into every presence and message it sends from that occupant JID (e.g. XEP-0421's
+ * `<occupant-id/>`). Any child of the same name and namespace a client sent is removed.
+ */
+export interface OccupantTagsEvent {
+  room: Room;
+  /** The occupant's real bare JID. */
+  bareJid: string;
+  tags: Element[];
+}
+
 /** The owner changed the configuration: handlers add muc#user status codes (104, 172, ...). */
 export interface ConfigStatusEvent {
   room: Room;
@@ -189,6 +201,7 @@ export interface MucContributeEvents {
   "self-presence": SelfPresenceEvent;
   "invite": InviteEvent;
   "config-status": ConfigStatusEvent;
+  "occupant-tags": OccupantTagsEvent;
 }
 
 /** Events whose handlers are only told. */
@@ -287,9 +300,12 @@ export class MucHooks {
   readonly #forms = new Map<string, RoomFormHandler>();
   readonly #log: (line: string) => void;
   #order = 0;
+  /** The service's secret, from which features derive opaque ids (XEP-0421 §4). */
+  readonly secret: Uint8Array;
 
-  constructor(options: { log?: (line: string) => void } = {}) {
+  constructor(options: { log?: (line: string) => void; secret?: Uint8Array } = {}) {
     this.#log = options.log ?? ((line) => console.error(line));
+    this.secret = options.secret ?? crypto.getRandomValues(new Uint8Array(32));
   }
 
   /**

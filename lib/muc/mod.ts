@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { DatabaseSync } from "node:sqlite";
 import type { NamedModule } from "../modules/module.ts";
 import type { Component } from "../router/component.ts";
 import { SqliteRoomStore } from "../storage/room_store.ts";
@@ -62,13 +63,18 @@ export { SERVICE_NAME } from "./disco.ts";
 /**
  * The MUC service as a server module: a component at `muc_domain` (a top-level key, since the
  * server's domain is derived from it) whose rooms persist in `muc_rooms`, `muc_affiliations` and
- * `muc_history` (schema v1–v2, lib/storage/room_store.ts); `admins` administer every room.
+ * `muc_history` (schema v1–v2, lib/storage/room_store.ts); `admins` administer every room. The
+ * service's secret (XEP-0421 occupant ids) is kept in its own table, `muc_secret`.
  */
 export const MUC_MODULE: NamedModule<"muc"> = {
   name: "muc",
   description: "Multi-User Chat (XEP-0045): the chat-room service at muc_domain",
   dependsOn: [],
   options: {},
+  migrations: [
+    // v1: one random secret per service domain, so occupant ids survive restarts.
+    `CREATE TABLE muc_secret (domain TEXT PRIMARY KEY, secret BLOB NOT NULL)`,
+  ],
   start({ router, db, server, log }) {
     const muc: Component = createMucService({
       domain: server.mucDomain,
@@ -77,8 +83,18 @@ export const MUC_MODULE: NamedModule<"muc"> = {
       deliverXml: (to, xml) => router.deliverXml(to, xml),
       admins: [...server.admins],
       log,
+      secret: serviceSecret(db, server.mucDomain),
     });
     router.addComponent(muc);
     return { stop: () => muc.close?.() };
   },
 };
+
+/** The service's secret, created on first use. */
+function serviceSecret(db: DatabaseSync, domain: string): Uint8Array {
+  const row = db.prepare("SELECT secret FROM muc_secret WHERE domain = ?").get(domain);
+  if (row?.secret instanceof Uint8Array) return row.secret;
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  db.prepare("INSERT INTO muc_secret (domain, secret) VALUES (?, ?)").run(domain, secret);
+  return secret;
+}

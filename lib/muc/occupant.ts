@@ -1,6 +1,6 @@
 // Occupants. XEP-0045 §7.2 (entering), and Prosody's multi-session occupants: one bare JID may
 // be in a room under one nickname from several resources at once.
-import type { XmlNode } from "../xml/element.ts";
+import type { Element, XmlNode } from "../xml/element.ts";
 import type { Affiliation, Role } from "./affiliation.ts";
 
 /**
@@ -27,6 +27,8 @@ export class Occupant {
    * JID). Entering a room of N sends N-1 of these: they are built once per change, not per join.
    */
   presenceCache: { plain?: XmlTemplate; full?: XmlTemplate } = {};
+  /** What the room adds to every presence and message from this occupant ("occupant-tags"). */
+  tags: readonly Element[] = [];
 
   constructor(
     options: {

@@ -385,6 +385,9 @@ export class Room {
         throw new StanzaError("auth", "forbidden", { text: "You may not enter this room" });
       }
       occupant = new Occupant({ roomJid: this.jid, nick, bareJid: origin.bare, role, affiliation });
+      const tags: Element[] = [];
+      hooks.fireContribute("occupant-tags", { room: this, bareJid: origin.bare, tags });
+      occupant.tags = tags;
       this.#byNick.set(nick, occupant);
     }
     occupant.setSession(origin.full, presencePayload(stanza));
@@ -487,6 +490,7 @@ export class Room {
       role: occupant.role,
       affiliation: occupant.affiliation,
     });
+    renamed.tags = occupant.tags;
     renamed.setSession(origin.full, presencePayload(stanza));
     this.#byNick.delete(occupant.nick);
     this.#byNick.set(nick, renamed);
@@ -595,7 +599,7 @@ export class Room {
     ) {
       return this.#changeSubject(stanza, origin, occupant, subject.getText());
     }
-    const message = this.#broadcastMessage(occupant.jid, stanza);
+    const message = this.#broadcastMessage(occupant, stanza);
     this.#ctx.hooks.fireNotify("groupchat", { room: this, occupant, message });
   }
 
@@ -629,7 +633,7 @@ export class Room {
     const out = new Element(
       "message",
       messageAttrs(sender.jid, stanza, stanza.attrs.type),
-      children,
+      tagged(sender, children),
     );
     for (const sessionJid of target.sessions.keys()) this.#send(out, sessionJid);
   }
@@ -734,7 +738,11 @@ export class Room {
         el("status", { code: 110 }),
       );
       this.#send(
-        new Element("presence", { from: occupant.jid, to: "", type: "unavailable" }, [x]),
+        new Element(
+          "presence",
+          { from: occupant.jid, to: "", type: "unavailable" },
+          tagged(occupant, [x]),
+        ),
         sessionJid,
       );
       this.#ctx.sessionChanged(this, sessionJid, false);
@@ -821,11 +829,15 @@ export class Room {
     this.#subjectFrom = subject === "" ? null : occupant.jid;
     this.#subjectTime = Date.now();
     this.save();
-    this.#broadcastMessage(occupant.jid, stanza);
+    this.#broadcastMessage(occupant, stanza);
   }
 
-  #broadcastMessage(from: string, stanza: Element): Element {
-    const out = new Element("message", messageAttrs(from, stanza, "groupchat"), stanza.children);
+  #broadcastMessage(occupant: Occupant, stanza: Element): Element {
+    const out = new Element(
+      "message",
+      messageAttrs(occupant.jid, stanza, "groupchat"),
+      tagged(occupant, stanza.children),
+    );
     for (const sessionJid of this.#bySession.keys()) this.#send(out, sessionJid);
     return out;
   }
@@ -981,10 +993,11 @@ export class Room {
     if (options.type !== undefined) attrs.type = options.type;
     const role = options.role ?? (options.type === "unavailable" ? "none" : occupant.role);
     const item = mucItem(occupant.affiliation, role, realJid, options.extra);
-    return new Element("presence", attrs, [
-      ...options.payload ?? occupant.payload,
-      mucUserX(item, options.statuses),
-    ]);
+    return new Element(
+      "presence",
+      attrs,
+      tagged(occupant, [...options.payload ?? occupant.payload, mucUserX(item, options.statuses)]),
+    );
   }
 
   /** Self-presence to one session: 110 among the statuses, its real JID if it may see JIDs. */
@@ -1009,7 +1022,11 @@ export class Room {
     const { actorJid: _hidden, ...extra } = options.extra ?? {};
     const item = mucItem(occupant.affiliation, role, sessionJid, extra);
     const payload = options.payload ?? occupant.sessions.get(sessionJid) ?? [];
-    return new Element("presence", attrs, [...payload, mucUserX(item, [...statuses, 110])]);
+    return new Element(
+      "presence",
+      attrs,
+      tagged(occupant, [...payload, mucUserX(item, [...statuses, 110])]),
+    );
   }
 
   /**
@@ -1054,6 +1071,20 @@ function toTemplate(stanza: Element): XmlTemplate {
   const xml = stanza.toString(NS.CLIENT);
   const cut = xml.indexOf(TO_MARK);
   return [xml.slice(0, cut), xml.slice(cut + TO_MARK.length)];
+}
+
+/**
+ * `children` with the occupant's tags ("occupant-tags") added, and any child of the same name and
+ * namespace the client sent taken out (XEP-0421 §4: a client must not forge them).
+ */
+function tagged(occupant: Occupant, children: readonly XmlNode[]): XmlNode[] {
+  const tags = occupant.tags;
+  if (tags.length === 0) return [...children];
+  const kept = children.filter((child) =>
+    typeof child === "string" ||
+    !tags.some((tag) => tag.name === child.name && tag.attrs.xmlns === child.attrs.xmlns)
+  );
+  return [...kept, ...tags];
 }
 
 /** XEP-0203 delay from the room, as history messages carry it. */

@@ -50,6 +50,8 @@ export interface MucServiceOptions {
    * ping are core and always installed.
    */
   features?: readonly MucFeature[];
+  /** The secret features derive opaque ids from (XEP-0421 §4); random if absent. */
+  secret?: Uint8Array;
 }
 
 // Attempts to enter a room that is removed while the entry checks run (a temporary room emptying).
@@ -89,7 +91,7 @@ export class MucService implements Component {
     this.#log = options.log ?? ((line) => console.error(line));
     this.#admins = new Set((options.admins ?? []).map((jid) => parseJid(jid).bare));
     this.#defaults = { ...DEFAULT_ROOM_CONFIG, ...options.roomDefaults };
-    this.hooks = new MucHooks({ log: this.#log });
+    this.hooks = new MucHooks({ log: this.#log, secret: options.secret });
     ownerFeature(this.hooks);
     adminFeature(this.hooks);
     inviteFeature(this.hooks);

@@ -23,6 +23,7 @@ export const NS = {
   MUC_ROOMINFO: "http://jabber.org/protocol/muc#roominfo",
   MUC_REGISTER: "http://jabber.org/protocol/muc#register",
   MUC_REQUEST: "http://jabber.org/protocol/muc#request",
+  OCCUPANT_ID: "urn:xmpp:occupant-id:0",
   CONFERENCE: "jabber:x:conference",
   ROSTER: "jabber:iq:roster",
   ROSTER_VERSIONING: "urn:xmpp:features:rosterver",

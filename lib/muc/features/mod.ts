@@ -1,5 +1,5 @@
 // The room options of the MUC service, one feature per file. The order of this list is the order
-// of the owner's configuration form. (The list lives here rather than in ../mod.ts so that
+// of the owner's configuration form; occupant-id, which has no option, comes last. (The list lives here rather than in ../mod.ts so that
 // service.ts can use it as its default without an import cycle.)
 import type { MucFeature } from "../hooks.ts";
 import { nameFeature } from "./name.ts";
@@ -18,8 +18,9 @@ import { allowPmFeature } from "./allow_pm.ts";
 import { presenceBroadcastFeature } from "./presence_broadcast.ts";
 import { registerFeature } from "./register.ts";
 import { voiceRequestFeature } from "./voice_request.ts";
+import { occupantIdFeature } from "./occupant_id.ts";
 
-/** Every room option, in form order. */
+/** Every room option, in form order, then occupant-id. */
 export const MUC_FEATURES: readonly MucFeature[] = [
   nameFeature,
   descriptionFeature,
@@ -37,6 +38,7 @@ export const MUC_FEATURES: readonly MucFeature[] = [
   presenceBroadcastFeature,
   registerFeature,
   voiceRequestFeature,
+  occupantIdFeature,
 ];
 
 export {
@@ -48,6 +50,7 @@ export {
   membersOnlyFeature,
   moderatedFeature,
   nameFeature,
+  occupantIdFeature,
   passwordFeature,
   persistentFeature,
   presenceBroadcastFeature,

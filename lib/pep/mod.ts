@@ -4,10 +4,17 @@ import type { CapsApi } from "../caps/mod.ts";
 import { integer } from "../config/values.ts";
 import type { BlockingApi, RosterApi } from "../im/mod.ts";
 import type { NamedModule } from "../modules/module.ts";
-import { PEP_FEATURES, pepModule } from "./pep.ts";
+import { PEP_FEATURES, type PepApi, pepModule } from "./pep.ts";
 import { PEP_MIGRATIONS, SqlitePepStore } from "./pep_store.ts";
 
-export { PEP_FEATURES, type PepLimits, pepModule, type PepOptions } from "./pep.ts";
+export {
+  PEP_FEATURES,
+  type PepApi,
+  type PepChange,
+  type PepLimits,
+  pepModule,
+  type PepOptions,
+} from "./pep.ts";
 export { PEP_MIGRATIONS, type PepStore, SqlitePepStore } from "./pep_store.ts";
 
 /** `[pep]` options. */
@@ -31,7 +38,7 @@ export const PEP_DEFAULTS: Readonly<PepConfig> = {
 export const PEP_MODULE: NamedModule<
   "pep",
   PepConfig,
-  void,
+  PepApi,
   { roster: RosterApi; caps: CapsApi; disco?: void; blocking?: BlockingApi }
 > = {
   name: "pep",
@@ -55,7 +62,7 @@ export const PEP_MODULE: NamedModule<
   features: { account: PEP_FEATURES },
   migrations: PEP_MIGRATIONS,
   start({ router, db, config, modules, log }) {
-    pepModule(router, {
+    const api = pepModule(router, {
       store: new SqlitePepStore(db),
       rosters: modules.roster.rosters,
       caps: modules.caps,
@@ -63,5 +70,6 @@ export const PEP_MODULE: NamedModule<
       limits: config,
       log,
     });
+    return { api };
   },
 };

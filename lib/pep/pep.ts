@@ -79,8 +79,39 @@ export interface PepOptions {
   log?: (line: string) => void;
 }
 
+/** A change an account's owner made to one of its nodes through the pubsub protocol. */
+export interface PepChange {
+  username: string;
+  node: string;
+  kind: "publish" | "retract";
+  id: string;
+  /** The published payload. */
+  payload?: Element;
+}
+
+/** What other modules may do with PEP (conversions such as XEP-0411). */
+export interface PepApi {
+  /**
+   * Publishes as the owner, with notifications, creating the node with `config` over the
+   * defaults when it is missing; listeners of {@linkcode PepApi.onChange} are not called.
+   */
+  publish(
+    username: string,
+    node: string,
+    id: string,
+    payload: Element,
+    config?: Partial<NodeConfig>,
+  ): void;
+  /** Retracts with notification; false if there was no such item. Listeners are not called. */
+  retract(username: string, node: string, id: string): boolean;
+  /** The node's items, oldest first (none when it does not exist). */
+  items(username: string, node: string): StoredItem[];
+  /** Called after each publish and retract an owner makes through the pubsub protocol. */
+  onChange(listener: (change: PepChange) => void): void;
+}
+
 /** Installs the PEP service on every account's bare JID. */
-export function pepModule(router: Router, options: PepOptions): void {
+export function pepModule(router: Router, options: PepOptions): PepApi {
   const { store, rosters, caps, limits } = options;
   const now = options.now ?? Date.now;
   const domain = router.domain;
@@ -218,7 +249,12 @@ export function pepModule(router: Router, options: PepOptions): void {
     switch (key) {
       case "set publish": {
         needOwner();
-        return result(publish(target.username, needNode(), action, pubsub));
+        const name = needNode();
+        const published = publish(target.username, name, action, pubsub);
+        const id = published.getChild("item")!.attrs.id!;
+        const payload = action.getChild("item")!.elements()[0];
+        changed({ username: target.username, node: name, kind: "publish", id, payload });
+        return result(published);
       }
       case "set retract": {
         needOwner();
@@ -230,13 +266,8 @@ export function pepModule(router: Router, options: PepOptions): void {
           throw new StanzaError("cancel", "item-not-found");
         }
         const notify = action.attrs.notify === "true" || action.attrs.notify === "1";
-        if (notify || config.notifyRetract) {
-          broadcast(
-            target.username,
-            recipients(target.username, name, config),
-            el("items", { node: name }, el("retract", { id })),
-          );
-        }
+        if (notify || config.notifyRetract) notifyRetract(target.username, name, config, id);
+        changed({ username: target.username, node: name, kind: "retract", id });
         return result();
       }
       case "get items": {
@@ -416,6 +447,11 @@ export function pepModule(router: Router, options: PepOptions): void {
       published: now(),
     };
     store.publish(username, node, item, keep(config));
+    notifyItem(username, node, config, item);
+    return el("publish", { node }, el("item", { id: item.id }));
+  };
+
+  const notifyItem = (username: string, node: string, config: NodeConfig, item: StoredItem) => {
     if (config.deliverNotifications) {
       broadcast(
         username,
@@ -423,7 +459,26 @@ export function pepModule(router: Router, options: PepOptions): void {
         el("items", { node }, itemElement(username, item, config)),
       );
     }
-    return el("publish", { node }, el("item", { id: item.id }));
+  };
+  const notifyRetract = (username: string, node: string, config: NodeConfig, id: string) =>
+    broadcast(
+      username,
+      recipients(username, node, config),
+      el("items", { node }, el("retract", { id })),
+    );
+  const listeners: ((change: PepChange) => void)[] = [];
+  const changed = (change: PepChange) => {
+    for (const listener of listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        options.log?.(
+          `error in a PEP change listener for ${change.username} ${change.node}: ${
+            error instanceof Error ? error.stack ?? error.message : String(error)
+          }`,
+        );
+      }
+    }
   };
 
   router.iq.on("account", "pubsub", NS.PUBSUB, handle);
@@ -503,6 +558,30 @@ export function pepModule(router: Router, options: PepOptions): void {
   }, Priority.VALIDATE);
 
   wrapDisco(router, store, mayAccess);
+
+  return {
+    publish(username, node, id, payload, config) {
+      let current = store.node(username, node);
+      if (current === undefined) {
+        current = { ...defaultConfig(), ...config };
+        createNode(username, node, current);
+      }
+      const item: StoredItem = { id, payload: payload.clone(), published: now() };
+      store.publish(username, node, item, keep(current));
+      notifyItem(username, node, current, item);
+    },
+    retract(username, node, id) {
+      const config = store.node(username, node);
+      if (config === undefined || !store.retract(username, node, id)) return false;
+      notifyRetract(username, node, config, id);
+      return true;
+    },
+    items: (username, node) =>
+      store.node(username, node) === undefined ? [] : store.items(username, node),
+    onChange(listener) {
+      listeners.push(listener);
+    },
+  };
 }
 
 /** The feature a client lacks when it asks for an action this service does not implement. */

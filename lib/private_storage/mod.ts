@@ -6,12 +6,14 @@ import { SqlitePrivateStore } from "../storage/private_store.ts";
 import {
   PRIVATE_MAX_BYTES,
   PRIVATE_MAX_ELEMENTS,
+  type PrivateStorageApi,
   privateStorageModule,
 } from "./private_storage.ts";
 
 export {
   PRIVATE_MAX_BYTES,
   PRIVATE_MAX_ELEMENTS,
+  type PrivateStorageApi,
   privateStorageModule,
   type PrivateStorageOptions,
 } from "./private_storage.ts";
@@ -25,7 +27,11 @@ export interface PrivateStorageConfig {
 }
 
 /** jabber:iq:private on one's own account. */
-export const PRIVATE_STORAGE_MODULE: NamedModule<"private_storage", PrivateStorageConfig> = {
+export const PRIVATE_STORAGE_MODULE: NamedModule<
+  "private_storage",
+  PrivateStorageConfig,
+  PrivateStorageApi
+> = {
   name: "private_storage",
   description: "Private XML Storage (XEP-0049): a user keeps XML elements for itself",
   dependsOn: [],
@@ -40,10 +46,11 @@ export const PRIVATE_STORAGE_MODULE: NamedModule<"private_storage", PrivateStora
     },
   },
   start({ router, db, config }) {
-    privateStorageModule(router, {
+    const api = privateStorageModule(router, {
       store: new SqlitePrivateStore(db),
       maxBytes: config.maxBytes,
       maxElements: config.maxElements,
     });
+    return { api };
   },
 };

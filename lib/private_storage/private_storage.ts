@@ -3,7 +3,7 @@ import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { PrivateStore } from "../storage/private_store.ts";
-import { el } from "../xml/element.ts";
+import { el, type Element } from "../xml/element.ts";
 import { accountReply, accountTarget } from "../modules/account_iq.ts";
 
 /** Largest element stored, in bytes of XML. */
@@ -20,13 +20,27 @@ export interface PrivateStorageOptions {
   maxElements?: number;
 }
 
+/** What other modules may do with private XML storage (conversions such as XEP-0411). */
+export interface PrivateStorageApi {
+  /** The element stored under `name` and `ns`, or null. */
+  get(username: string, name: string, ns: string): Element | null;
+  /** Stores an element; listeners of {@linkcode PrivateStorageApi.onSet} are not called. */
+  set(username: string, element: Element): void;
+  /** Called after each element a user stores through `jabber:iq:private`. */
+  onSet(listener: (username: string, element: Element) => void): void;
+}
+
 /**
  * `jabber:iq:private` on one's own account. The query holds exactly one element, keyed by its
  * name and namespace; a get for something never stored returns the empty element asked for.
  * Elements in `jabber:iq:private` or `jabber:client` are refused with `not-acceptable`
  * (XEP-0049 §2.3: reserved namespaces), other accounts' storage with `forbidden`.
  */
-export function privateStorageModule(router: Router, options: PrivateStorageOptions): void {
+export function privateStorageModule(
+  router: Router,
+  options: PrivateStorageOptions,
+): PrivateStorageApi {
+  const listeners: ((username: string, element: Element) => void)[] = [];
   const maxBytes = options.maxBytes ?? PRIVATE_MAX_BYTES;
   const maxElements = options.maxElements ?? PRIVATE_MAX_ELEMENTS;
   router.iq.on("account", "query", NS.PRIVATE, (stanza, context) => {
@@ -70,6 +84,14 @@ export function privateStorageModule(router: Router, options: PrivateStorageOpti
       });
     }
     options.store.set(target.username, element);
+    for (const listener of listeners) listener(target.username, element.clone());
     return accountReply(stanza, context);
   });
+  return {
+    get: (username, name, ns) => options.store.get(username, name, ns),
+    set: (username, element) => options.store.set(username, element),
+    onSet(listener) {
+      listeners.push(listener);
+    },
+  };
 }

@@ -1,0 +1,32 @@
+// Bookmark conversion (XEP-0402 §5.3, XEP-0411) as a server module: see bookmarks.ts.
+import type { NamedModule } from "../modules/module.ts";
+import type { PepApi } from "../pep/mod.ts";
+import type { PrivateStorageApi } from "../private_storage/mod.ts";
+import { BOOKMARKS_FEATURES, bookmarksConversion } from "./bookmarks.ts";
+
+export {
+  BOOKMARKS_FEATURES,
+  bookmarksConversion,
+  NS_BOOKMARKS2,
+  NS_LEGACY,
+  toBookmarks2,
+  toLegacy,
+} from "./bookmarks.ts";
+
+/** Legacy private-XML bookmarks and PEP Native Bookmarks kept in step. */
+export const BOOKMARKS_MODULE: NamedModule<
+  "bookmarks",
+  Record<never, never>,
+  void,
+  { pep: PepApi; private_storage: PrivateStorageApi }
+> = {
+  name: "bookmarks",
+  description:
+    "Bookmarks conversion (XEP-0402 §5.3, XEP-0411): private XML (XEP-0048) and PEP bookmarks in step",
+  dependsOn: ["pep", "private_storage"],
+  options: {},
+  features: { account: BOOKMARKS_FEATURES },
+  start({ modules }) {
+    bookmarksConversion(modules.pep, modules.private_storage);
+  },
+};

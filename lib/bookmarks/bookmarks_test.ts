@@ -223,3 +223,37 @@ Deno.test("the module advertises XEP-0402's #compat on accounts", async () => {
   );
   assert.ok(features.includes(`${NS_BOOKMARKS2}#compat`), features.join(" "));
 });
+
+Deno.test("without pep the module starts, converts nothing and advertises nothing", async () => {
+  using db = openDatabase(":memory:");
+  const accounts = new Accounts(new SqliteAccountStore(db));
+  const router = new Router({ domain: "localhost", accountExists: () => true, log: () => {} });
+  const running = await startModules([DISCO_MODULE, PRIVATE_STORAGE_MODULE, BOOKMARKS_MODULE], {
+    router,
+    db,
+    accounts,
+    server: { domain: "localhost", mucDomain: "conference.localhost", admins: [] },
+    log: () => {},
+    section: (name) =>
+      (name === "private_storage"
+        ? { enabled: true, maxBytes: 4096, maxElements: 8 }
+        : { enabled: true }) as never,
+  });
+  assert.ok(running.has("bookmarks"));
+  const { session, received } = recordingSession("juliet@localhost/balcony", {
+    id: "s1",
+    presence: null,
+  });
+  router.bind(session);
+  await router.route(
+    el(
+      "iq",
+      { type: "get", id: "d", from: session.jid.full },
+      el("query", { xmlns: NS.DISCO_INFO }),
+    ),
+    session,
+  );
+  const features = received.pop()!.getChild("query", NS.DISCO_INFO)!.getChildren("feature");
+  assert.ok(!features.some((f) => f.attrs.var === `${NS_BOOKMARKS2}#compat`));
+  await running.stop();
+});

@@ -18,15 +18,18 @@ export const BOOKMARKS_MODULE: NamedModule<
   "bookmarks",
   Record<never, never>,
   void,
-  { pep: PepApi; private_storage: PrivateStorageApi }
+  { pep?: PepApi; private_storage?: PrivateStorageApi }
 > = {
   name: "bookmarks",
   description:
     "Bookmarks conversion (XEP-0402 §5.3, XEP-0411): private XML (XEP-0048) and PEP bookmarks in step",
-  dependsOn: ["pep", "private_storage"],
+  dependsOn: [],
+  // Without either there is nothing to convert: the module then does nothing and says nothing.
+  uses: ["pep", "private_storage"],
   options: {},
-  features: { account: BOOKMARKS_FEATURES },
-  start({ modules }) {
+  start({ modules, features }) {
+    if (modules.pep === undefined || modules.private_storage === undefined) return;
     bookmarksConversion(modules.pep, modules.private_storage);
+    for (const feature of BOOKMARKS_FEATURES) features.account.add(feature);
   },
 };

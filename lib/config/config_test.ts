@@ -37,6 +37,7 @@ const MODULE_DEFAULTS = {
   caps: { enabled: true, maxCachedHashes: 10000 },
   pep: { enabled: true, maxItems: 256, maxNodes: 256, maxPayloadBytes: 131072 },
   bookmarks: { enabled: true },
+  avatars: { enabled: true },
   registration: { enabled: true, allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
   muc: { enabled: true },
 };

@@ -1,5 +1,6 @@
 // The modules this build ships, in the order they start (dependencies first; the loader keeps
 // this order where dependencies allow). Adding a feature to the server is adding it here.
+import { AVATARS_MODULE } from "../avatars/mod.ts";
 import { BOOKMARKS_MODULE } from "../bookmarks/mod.ts";
 import { CAPS_MODULE } from "../caps/mod.ts";
 import { CONTACT_MODULE } from "../contact_addresses/mod.ts";
@@ -41,6 +42,7 @@ export const BUILTIN_MODULES = [
   CAPS_MODULE,
   PEP_MODULE,
   BOOKMARKS_MODULE,
+  AVATARS_MODULE,
   REGISTRATION_MODULE,
   MUC_MODULE,
 ] as const;

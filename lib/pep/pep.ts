@@ -104,6 +104,8 @@ export interface PepApi {
   ): void;
   /** Retracts with notification; false if there was no such item. Listeners are not called. */
   retract(username: string, node: string, id: string): boolean;
+  /** The node's configuration, or undefined when it does not exist. */
+  node(username: string, node: string): NodeConfig | undefined;
   /** The node's items, oldest first (none when it does not exist). */
   items(username: string, node: string): StoredItem[];
   /** Called after each publish and retract an owner makes through the pubsub protocol. */
@@ -576,6 +578,7 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       notifyRetract(username, node, config, id);
       return true;
     },
+    node: (username, node) => store.node(username, node),
     items: (username, node) =>
       store.node(username, node) === undefined ? [] : store.items(username, node),
     onChange(listener) {

@@ -4,9 +4,9 @@ import { integer } from "../config/values.ts";
 import type { NamedModule } from "../modules/module.ts";
 import { NS } from "../stanza/ns.ts";
 import { SqliteVcardStore } from "../storage/vcard_store.ts";
-import { VCARD_MAX_BYTES, vcardModule } from "./vcard.ts";
+import { VCARD_MAX_BYTES, type VcardApi, vcardModule } from "./vcard.ts";
 
-export { VCARD_MAX_BYTES, vcardModule, type VcardOptions } from "./vcard.ts";
+export { VCARD_MAX_BYTES, type VcardApi, vcardModule, type VcardOptions } from "./vcard.ts";
 
 /** `[vcard]` options. */
 export interface VcardConfig {
@@ -15,7 +15,7 @@ export interface VcardConfig {
 }
 
 /** vCards on accounts' bare JIDs: anyone reads, the owner sets. */
-export const VCARD_MODULE: NamedModule<"vcard", VcardConfig> = {
+export const VCARD_MODULE: NamedModule<"vcard", VcardConfig, VcardApi> = {
   name: "vcard",
   description: "vcard-temp (XEP-0054): users publish a vCard, anyone may read it",
   dependsOn: [],
@@ -27,6 +27,7 @@ export const VCARD_MODULE: NamedModule<"vcard", VcardConfig> = {
   },
   features: { server: [NS.VCARD] },
   start({ router, db, config }) {
-    vcardModule(router, { store: new SqliteVcardStore(db), maxBytes: config.maxBytes });
+    const api = vcardModule(router, { store: new SqliteVcardStore(db), maxBytes: config.maxBytes });
+    return { api };
   },
 };

@@ -3,7 +3,7 @@ import type { Router } from "../router/router.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { VcardStore } from "../storage/vcard_store.ts";
-import { el } from "../xml/element.ts";
+import { el, type Element } from "../xml/element.ts";
 import { accountReply, accountTarget } from "../modules/account_iq.ts";
 
 /** Largest vCard accepted, in bytes of XML (room for a small embedded photo). */
@@ -16,13 +16,24 @@ export interface VcardOptions {
   maxBytes?: number;
 }
 
+/** What other modules may do with vCards (conversions such as XEP-0398). */
+export interface VcardApi {
+  /** The account's vCard, or null. */
+  get(username: string): Element | null;
+  /** Replaces the account's vCard; listeners of {@linkcode VcardApi.onSet} are not called. */
+  set(username: string, vcard: Element): void;
+  /** Called after each vCard a user sets through vcard-temp. */
+  onSet(listener: (username: string, vcard: Element) => void): void;
+}
+
 /**
  * vCards on account bare JIDs. Reading an account without a vCard answers an empty `<vCard/>`,
  * as Prosody's vcard_legacy does (XEP-0054 §3.1 allows that or `item-not-found`; a result is
  * what most clients handle best). Only the owner may set it (`forbidden` for others). The server
  * feature `vcard-temp` is declared by the module (mod.ts).
  */
-export function vcardModule(router: Router, options: VcardOptions): void {
+export function vcardModule(router: Router, options: VcardOptions): VcardApi {
+  const listeners: ((username: string, vcard: Element) => void)[] = [];
   const maxBytes = options.maxBytes ?? VCARD_MAX_BYTES;
   router.iq.on("account", "vCard", NS.VCARD, (stanza, context) => {
     const target = accountTarget(stanza, context);
@@ -40,6 +51,14 @@ export function vcardModule(router: Router, options: VcardOptions): void {
       });
     }
     options.store.set(target.username, vcard);
+    for (const listener of listeners) listener(target.username, vcard.clone());
     return accountReply(stanza, context);
   });
+  return {
+    get: (username) => options.store.get(username),
+    set: (username, vcard) => options.store.set(username, vcard),
+    onSet(listener) {
+      listeners.push(listener);
+    },
+  };
 }

@@ -48,6 +48,8 @@ export interface NewArchivedMessage {
   stanza: string;
   /** When it was sent or received, Unix ms; default now. */
   time?: number;
+  /** Its archive id, if the caller made one (unpredictable and unused); default a new one. */
+  id?: string;
 }
 
 /** One archived message as read back. */
@@ -129,6 +131,8 @@ export interface ArchiveStore {
   bounds(owner: string): { first: ArchivedMessage; last: ArchivedMessage } | null;
   /** Deletes up to `limit` of the oldest messages older than `before` (Unix ms), all owners. */
   prune(before: number, limit: number): number;
+  /** Deletes every message of one owner. */
+  clear(owner: string): void;
   prefs(owner: string): ArchivePrefs | null;
   setPrefs(owner: string, prefs: ArchivePrefs): void;
 }
@@ -152,6 +156,8 @@ export class SqliteArchiveStore implements ArchiveStore {
   #withPrefs: Set<string>;
   #onError: (owner: string, error: unknown) => void;
   #countLimit: number;
+  #table: string;
+  #prefsTable: string | null;
 
   constructor(
     db: DatabaseSync,
@@ -164,16 +170,27 @@ export class SqliteArchiveStore implements ArchiveStore {
        * million rows takes tens of milliseconds of the event loop. Default 10,000.
        */
       countLimit?: number;
+      /**
+       * The archive's table, created as `mam_archive` is but without its reference to accounts
+       * (e.g. rooms' archives); default `mam_archive`.
+       */
+      table?: string;
+      /** The preferences' table, or null for archives without preferences; default `mam_prefs`. */
+      prefsTable?: string | null;
     } = {},
   ) {
     this.#db = db;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#onError = options.onError ?? (() => {});
     this.#countLimit = options.countLimit ?? 10_000;
+    this.#table = options.table ?? "mam_archive";
+    this.#prefsTable = options.prefsTable === undefined ? "mam_prefs" : options.prefsTable;
     this.#withPrefs = new Set(
-      this.#sql("SELECT owner FROM mam_prefs").all().map((row) => text(row, "owner")),
+      this.#prefsTable === null
+        ? []
+        : this.#sql(`SELECT owner FROM ${this.#prefsTable}`).all().map((row) => text(row, "owner")),
     );
-    const row = this.#sql("SELECT time FROM mam_archive ORDER BY seq DESC LIMIT 1").get();
+    const row = this.#sql(`SELECT time FROM ${this.#table} ORDER BY seq DESC LIMIT 1`).get();
     this.#last = row === undefined ? 0 : integer(row, "time");
   }
 
@@ -188,7 +205,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   }
 
   append(owner: string, message: NewArchivedMessage): string {
-    const id = this.#newId();
+    const id = message.id ?? this.#newId();
     const time = Math.max(message.time ?? Date.now(), this.#last);
     this.#last = time;
     this.#pending.push([
@@ -223,7 +240,7 @@ export class SqliteArchiveStore implements ArchiveStore {
     const rows = this.#pending.length <= limit ? this.#pending : this.#pending.slice(0, limit);
     this.#pending = rows === this.#pending ? [] : this.#pending.slice(limit);
     const insert = this.#sql(
-      "INSERT INTO mam_archive (owner, id, time, with_jid, with_resource, direction, stanza) " +
+      `INSERT INTO ${this.#table} (owner, id, time, with_jid, with_resource, direction, stanza) ` +
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     transaction(this.#db, () => {
@@ -288,7 +305,7 @@ export class SqliteArchiveStore implements ArchiveStore {
     const offset = !backwards && query.after === undefined ? query.index ?? 0 : 0;
     const order = backwards ? "time DESC, seq DESC" : "time ASC, seq ASC";
     const rows = this.#sql(
-      `SELECT ${COLUMNS} FROM mam_archive WHERE ${pageWhere.join(" AND ")} ` +
+      `SELECT ${COLUMNS} FROM ${this.#table} WHERE ${pageWhere.join(" AND ")} ` +
         `ORDER BY ${order} LIMIT ? OFFSET ?`,
     ).all(...pageParams, query.max + 1, offset);
     const complete = rows.length <= query.max;
@@ -314,7 +331,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   #count(filter: string, params: SQLInputValue[]): number | undefined {
     const n = integer(
       this.#sql(
-        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM mam_archive WHERE ${filter} LIMIT ?)`,
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${this.#table} WHERE ${filter} LIMIT ?)`,
       ).get(...params, this.#countLimit + 1)!,
       "n",
     );
@@ -322,7 +339,7 @@ export class SqliteArchiveStore implements ArchiveStore {
   }
 
   #position(owner: string, id: string): Position {
-    const row = this.#sql("SELECT seq, time FROM mam_archive WHERE owner = ? AND id = ?")
+    const row = this.#sql(`SELECT seq, time FROM ${this.#table} WHERE owner = ? AND id = ?`)
       .get(owner, id);
     if (row === undefined) throw new UnknownArchiveId(`No message "${id}" in the archive`);
     return { seq: integer(row, "seq"), time: integer(row, "time") };
@@ -331,11 +348,11 @@ export class SqliteArchiveStore implements ArchiveStore {
   bounds(owner: string): { first: ArchivedMessage; last: ArchivedMessage } | null {
     this.flush();
     const first = this.#sql(
-      `SELECT ${COLUMNS} FROM mam_archive WHERE owner = ? ORDER BY time ASC, seq ASC LIMIT 1`,
+      `SELECT ${COLUMNS} FROM ${this.#table} WHERE owner = ? ORDER BY time ASC, seq ASC LIMIT 1`,
     ).get(owner);
     if (first === undefined) return null;
     const last = this.#sql(
-      `SELECT ${COLUMNS} FROM mam_archive WHERE owner = ? ORDER BY time DESC, seq DESC LIMIT 1`,
+      `SELECT ${COLUMNS} FROM ${this.#table} WHERE owner = ? ORDER BY time DESC, seq DESC LIMIT 1`,
     ).get(owner)!;
     return { first: readMessage(first), last: readMessage(last) };
   }
@@ -344,22 +361,28 @@ export class SqliteArchiveStore implements ArchiveStore {
     this.flush();
     // The oldest rows by seq are the oldest by time: look at the first `limit` only, so that a
     // batch costs the same however large the archive and however few rows have expired.
-    const rows = this.#sql("SELECT seq, time FROM mam_archive ORDER BY seq LIMIT ?").all(limit);
+    const rows = this.#sql(`SELECT seq, time FROM ${this.#table} ORDER BY seq LIMIT ?`).all(limit);
     let upTo: number | undefined;
     for (const row of rows) {
       if (integer(row, "time") >= before) break;
       upTo = integer(row, "seq");
     }
     if (upTo === undefined) return 0;
-    const result = this.#sql("DELETE FROM mam_archive WHERE seq <= ?").run(upTo);
+    const result = this.#sql(`DELETE FROM ${this.#table} WHERE seq <= ?`).run(upTo);
     return Number(result.changes);
+  }
+
+  clear(owner: string): void {
+    this.flush();
+    this.#sql(`DELETE FROM ${this.#table} WHERE owner = ?`).run(owner);
   }
 
   prefs(owner: string): ArchivePrefs | null {
     // Asked for every archived message; most users never set preferences.
     if (!this.#withPrefs.has(owner)) return null;
-    const row = this.#sql("SELECT default_policy, always, never FROM mam_prefs WHERE owner = ?")
-      .get(owner);
+    const row = this.#sql(
+      `SELECT default_policy, always, never FROM ${this.#prefsTable} WHERE owner = ?`,
+    ).get(owner);
     if (row === undefined) return null;
     return {
       default: text(row, "default_policy") as ArchivePolicy,
@@ -369,9 +392,11 @@ export class SqliteArchiveStore implements ArchiveStore {
   }
 
   setPrefs(owner: string, prefs: ArchivePrefs): void {
+    if (this.#prefsTable === null) throw new Error("Cannot set preferences: this archive has none");
     this.#withPrefs.add(owner);
     this.#sql(
-      "INSERT INTO mam_prefs (owner, default_policy, always, never) VALUES (?, ?, ?, ?) " +
+      `INSERT INTO ${this.#prefsTable} (owner, default_policy, always, never) ` +
+        "VALUES (?, ?, ?, ?) " +
         "ON CONFLICT (owner) DO UPDATE SET default_policy = excluded.default_policy, " +
         "always = excluded.always, never = excluded.never",
     ).run(owner, prefs.default, JSON.stringify(prefs.always), JSON.stringify(prefs.never));

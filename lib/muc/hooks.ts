@@ -139,6 +139,16 @@ export interface ConfigStatusEvent {
   statuses: Set<number>;
 }
 
+/**
+ * A groupchat message is about to be broadcast: handlers may change `message`, the stanza as it
+ * goes out (its `to` varies), e.g. add a `<stanza-id/>` (XEP-0359) when archiving it.
+ */
+export interface GroupchatMessageEvent {
+  room: Room;
+  occupant: Occupant;
+  message: Element;
+}
+
 /** A groupchat message was broadcast; `message` is the stanza as broadcast (its `to` varies). */
 export interface GroupchatEvent {
   room: Room;
@@ -202,6 +212,7 @@ export interface MucContributeEvents {
   "invite": InviteEvent;
   "config-status": ConfigStatusEvent;
   "occupant-tags": OccupantTagsEvent;
+  "groupchat-message": GroupchatMessageEvent;
 }
 
 /** Events whose handlers are only told. */

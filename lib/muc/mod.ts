@@ -17,6 +17,19 @@ import type { NamedModule } from "../modules/module.ts";
 import type { Component } from "../router/component.ts";
 import { SqliteRoomStore } from "../storage/room_store.ts";
 import { createMucService } from "./service.ts";
+import { MUC_FEATURES } from "./features/mod.ts";
+import { archiveFeature } from "./features/archive.ts";
+import {
+  DEFAULT_MAM_MAX_PAGE_SIZE,
+  DEFAULT_MAM_PAGE_SIZE,
+  SqliteArchiveStore,
+} from "../mam/mod.ts";
+
+// Page sizes of room archive queries: those of the account archives' defaults.
+const ARCHIVE_PAGES = {
+  defaultPageSize: DEFAULT_MAM_PAGE_SIZE,
+  maxPageSize: DEFAULT_MAM_MAX_PAGE_SIZE,
+};
 
 export { createMucService, MucService, type MucServiceOptions } from "./service.ts";
 export { MUC_FEATURES } from "./features/mod.ts";
@@ -64,7 +77,8 @@ export { SERVICE_NAME } from "./disco.ts";
  * The MUC service as a server module: a component at `muc_domain` (a top-level key, since the
  * server's domain is derived from it) whose rooms persist in `muc_rooms`, `muc_affiliations` and
  * `muc_history` (schema v1–v2, lib/storage/room_store.ts); `admins` administer every room. The
- * service's secret (XEP-0421 occupant ids) is kept in its own table, `muc_secret`.
+ * service's secret (XEP-0421 occupant ids) is kept in its own table, `muc_secret`, and the rooms'
+ * archives (XEP-0313 §3.3.2, lib/muc/features/archive.ts) in `muc_archive`.
  */
 export const MUC_MODULE: NamedModule<"muc"> = {
   name: "muc",
@@ -74,8 +88,25 @@ export const MUC_MODULE: NamedModule<"muc"> = {
   migrations: [
     // v1: one random secret per service domain, so occupant ids survive restarts.
     `CREATE TABLE muc_secret (domain TEXT PRIMARY KEY, secret BLOB NOT NULL)`,
+    // v2: the rooms' archives (XEP-0313 §3.3.2), as mam_archive with room JIDs as owners.
+    `
+    CREATE TABLE muc_archive (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      owner TEXT NOT NULL, -- bare room JID
+      id TEXT NOT NULL,
+      time INTEGER NOT NULL,
+      with_jid TEXT NOT NULL, -- the room JID
+      with_resource TEXT NOT NULL DEFAULT '', -- the sender's nickname
+      direction TEXT NOT NULL,
+      stanza TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX muc_archive_by_id ON muc_archive (owner, id);
+    CREATE INDEX muc_archive_by_time ON muc_archive (owner, time);
+    CREATE INDEX muc_archive_by_with ON muc_archive (owner, with_jid, time);
+    `,
   ],
   start({ router, db, server, log }) {
+    const archive = new SqliteArchiveStore(db, { table: "muc_archive", prefsTable: null });
     const muc: Component = createMucService({
       domain: server.mucDomain,
       store: new SqliteRoomStore(db),
@@ -84,9 +115,15 @@ export const MUC_MODULE: NamedModule<"muc"> = {
       admins: [...server.admins],
       log,
       secret: serviceSecret(db, server.mucDomain),
+      features: [...MUC_FEATURES, archiveFeature({ store: archive, ...ARCHIVE_PAGES })],
     });
     router.addComponent(muc);
-    return { stop: () => muc.close?.() };
+    return {
+      stop: async () => {
+        await muc.close?.();
+        archive.flush();
+      },
+    };
   },
 };
 

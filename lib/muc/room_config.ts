@@ -50,6 +50,11 @@ export interface RoomConfig {
    * decides every presence broadcast); features/presence_broadcast.ts owns the field.
    */
   presenceBroadcast: BroadcastRole[];
+  /**
+   * muc#roomconfig_enablearchiving (Prosody's mod_muc_mam): what is said is archived (XEP-0313
+   * for rooms), when the service has an archive.
+   */
+  archiving: boolean;
 }
 
 /** Options of a new room unless the service is configured otherwise (Prosody's defaults). */
@@ -68,6 +73,7 @@ export const DEFAULT_ROOM_CONFIG: Readonly<RoomConfig> = Object.freeze<RoomConfi
   allowInvites: false,
   allowPm: "anyone",
   presenceBroadcast: ["moderator", "participant", "visitor"],
+  archiving: true,
 });
 
 const KEYS = Object.keys(DEFAULT_ROOM_CONFIG) as (keyof RoomConfig)[];

@@ -25,7 +25,7 @@ export {
 } from "./archive_store.ts";
 export { archivedCopy, isArchivable, stripStanzaIds } from "./archiving.ts";
 export { readExpiry, schedulePruning } from "./expiry.ts";
-export { queryForm, resultMessage } from "./query.ts";
+export { queryForm, resultMessage, runQuery } from "./query.ts";
 export { type PageLimits, readQuery } from "./_codec.ts";
 
 /** Default `[mam] expires_after`: a week, as Prosody's `archive_expires_after = "1w"`. */

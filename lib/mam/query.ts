@@ -28,6 +28,42 @@ export interface QueryOptions extends PageLimits {
   defaultPolicy: ArchivePolicy;
 }
 
+/**
+ * Runs one query (§4) on one archive: hands each result to `send` (flipped with §4.2's
+ * `<flip-page/>`), and returns the `<fin/>` with its RSM set (XEP-0059 §2).
+ */
+export function runQuery(
+  element: Element,
+  archive: { store: ArchiveStore; owner: string; limits: PageLimits },
+  send: (item: ArchivedMessage, queryid: string | undefined) => void,
+): Element {
+  const { query, flip } = readQuery(element, archive.limits);
+  let page;
+  try {
+    page = archive.store.find(archive.owner, query);
+  } catch (error) {
+    if (error instanceof UnknownArchiveId) {
+      throw new StanzaError("cancel", "item-not-found", { text: error.message });
+    }
+    throw error;
+  }
+  const queryid = element.attrs.queryid;
+  for (const item of flip ? [...page.items].reverse() : page.items) send(item, queryid);
+  const first = page.items[0];
+  const last = page.items[page.items.length - 1];
+  return el(
+    "fin",
+    { xmlns: NS.MAM, complete: page.complete ? "true" : undefined },
+    el(
+      "set",
+      { xmlns: NS.RSM },
+      first !== undefined && el("first", { index: page.index }, first.id),
+      last !== undefined && el("last", {}, last.id),
+      page.count !== undefined && el("count", {}, String(page.count)),
+    ),
+  );
+}
+
 /** The form of §4.1.5, with the #extended fields; `ids` is open (XEP-0122), not a list. */
 export function queryForm(): Element {
   return buildForm({
@@ -89,36 +125,13 @@ export function queryHandlers(router: Router, options: QueryOptions): void {
       return accountReply(stanza, context).append(el("query", { xmlns: NS.MAM }, queryForm()));
     }
     const element = stanza.getChild("query", NS.MAM)!;
-    const { query, flip } = readQuery(element, options);
-    let page;
-    try {
-      page = store.find(username, query);
-    } catch (error) {
-      if (error instanceof UnknownArchiveId) {
-        throw new StanzaError("cancel", "item-not-found", { text: error.message });
-      }
-      throw error;
-    }
-    const queryid = element.attrs.queryid;
-    const items = flip ? [...page.items].reverse() : page.items;
-    for (const item of items) {
-      origin.send(resultMessage(item, { to: origin.jid.full, from: bare, queryid }));
-    }
-    const first = page.items[0];
-    const last = page.items[page.items.length - 1];
-    return accountReply(stanza, context).append(
-      el(
-        "fin",
-        { xmlns: NS.MAM, complete: page.complete ? "true" : undefined },
-        el(
-          "set",
-          { xmlns: NS.RSM },
-          first !== undefined && el("first", { index: page.index }, first.id),
-          last !== undefined && el("last", {}, last.id),
-          page.count !== undefined && el("count", {}, String(page.count)),
-        ),
-      ),
+    const fin = runQuery(
+      element,
+      { store, owner: username, limits: options },
+      (item, queryid) =>
+        origin.send(resultMessage(item, { to: origin.jid.full, from: bare, queryid })),
     );
+    return accountReply(stanza, context).append(fin);
   });
 
   router.iq.on("account", "metadata", NS.MAM, (stanza, context) => {

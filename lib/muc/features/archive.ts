@@ -10,10 +10,9 @@ import {
   type ArchiveStore,
   type PageLimits,
   queryForm,
-  readQuery,
   resultMessage,
+  runQuery,
   stripStanzaIds,
-  UnknownArchiveId,
 } from "../../mam/mod.ts";
 import { NS } from "../../stanza/ns.ts";
 import { StanzaError } from "../../stanza/stanza_error.ts";
@@ -76,34 +75,13 @@ export function archiveFeature(options: ArchiveOptions): MucFeature {
 
     hooks.iq("set", NS.MAM, "query", ({ room, origin, query: element, reply }) => {
       mayRead(room, origin.bare);
-      const { query, flip } = readQuery(element, options);
-      let page;
-      try {
-        page = store.find(room.jid, query);
-      } catch (error) {
-        if (error instanceof UnknownArchiveId) {
-          throw new StanzaError("cancel", "item-not-found", { text: error.message });
-        }
-        throw error;
-      }
-      const queryid = element.attrs.queryid;
-      const items = flip ? [...page.items].reverse() : page.items;
-      for (const item of items) {
-        room.send(resultMessage(item, { to: origin.full, from: room.jid, queryid }), origin.full);
-      }
-      const first = page.items[0];
-      const last = page.items[page.items.length - 1];
-      reply(el(
-        "fin",
-        { xmlns: NS.MAM, complete: page.complete ? "true" : undefined },
-        el(
-          "set",
-          { xmlns: NS.RSM },
-          first !== undefined && el("first", { index: page.index }, first.id),
-          last !== undefined && el("last", {}, last.id),
-          page.count !== undefined && el("count", {}, String(page.count)),
-        ),
-      ));
+      const fin = runQuery(
+        element,
+        { store, owner: room.jid, limits: options },
+        (item, queryid) =>
+          room.send(resultMessage(item, { to: origin.full, from: room.jid, queryid }), origin.full),
+      );
+      reply(fin);
     });
   };
 }

@@ -6,8 +6,7 @@
 // vCard is readable by anyone. §3.2: a vCard set with a PHOTO publishes the data item (id the
 // SHA-1) and then the metadata item with its type, with notifications; the nodes are created open.
 // Writes made by the conversion go through the modules' APIs, which do not call the change
-// listeners, so nothing converts back. (§4, the hash in presence, needs the router to let a module
-// change broadcast presence; it is not done here, and the feature is not advertised.)
+// listeners, so nothing converts back. §4, the hash in presence, is presence_hash.ts.
 import { createHash } from "node:crypto";
 import type { PepApi } from "../pep/mod.ts";
 import { NS } from "../stanza/ns.ts";

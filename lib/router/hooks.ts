@@ -17,6 +17,12 @@ export interface RouterEvents {
    */
   "client-stanza": { stanza: Element; origin: BoundSession };
   /**
+   * Available presence from a local client, broadcast or directed, before anything else sees
+   * it. A handler may put a changed copy in `stanza` (never change the element itself: it may be
+   * shared). Notify only.
+   */
+  "client-presence": { stanza: Element; origin: BoundSession };
+  /**
    * A stanza for a local account that exists, before delivery to its sessions. Return true when
    * consumed (handled or dropped); throw a `StanzaError` to bounce.
    */

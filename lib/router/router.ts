@@ -177,6 +177,14 @@ export class Router {
 
   /** Handles a stanza from a local client; `from` is already stamped with its full JID. */
   fromClient(stanza: Element, origin: BoundSession): void | Promise<void> {
+    if (
+      stanza.name === "presence" && stanza.attrs.type === undefined &&
+      this.hooks.has("client-presence")
+    ) {
+      const event = { stanza, origin };
+      this.hooks.notify("client-presence", event);
+      stanza = event.stanza;
+    }
     if (stanza.name === "presence" && stanza.attrs.to === undefined) {
       return this.#broadcastPresence(stanza, origin);
     }

@@ -15,7 +15,19 @@ import { createAccounts } from "./_accounts.ts";
 import { BENCH_MECHANISMS, BenchClient, type BenchMechanism } from "./_bench_client.ts";
 import { type BenchServer, spawnServer } from "./_server.ts";
 import { attribute } from "./_stanza_splitter.ts";
-import { clockTicks, cpuMs, onPath, pinProcess, rssKiB } from "./_proc.ts";
+import {
+  type Bench as PhaseBench,
+  deliveryFigures,
+  pool,
+  round,
+  sample,
+  SATURATED,
+  serverRss,
+  timeDeliveries,
+  usage,
+  withinPhase,
+} from "./_phase.ts";
+import { clockTicks, onPath, pinProcess } from "./_proc.ts";
 
 const USAGE = `Usage: deno task bench [options]
 
@@ -63,13 +75,9 @@ const LIMITS = {
   concurrency: 256,
   timeoutS: 600,
 };
-/** A fan-out phase ends early (reporting what is missing) after this long without a delivery. */
-const STALL_MS = 10_000;
 const LOGIN_TIMEOUT_MS = 15_000;
 const SERVER_START_MS = 30_000;
 const SERVER_STOP_GRACE_MS = 5_000;
-/** Above this share of one core the generator itself may be what limits the figures. */
-const SATURATED = 0.9;
 // Gives the message a typical chat length: about 250 bytes per delivered stanza.
 const FILLER = "the quick brown fox jumps over the lazy dog while the benchmark keeps counting";
 
@@ -98,6 +106,9 @@ const CHAT_ADDRESSING = ["full", "bare"] as const;
 type ChatAddressing = typeof CHAT_ADDRESSING[number];
 
 class UsageError extends Error {}
+
+/** Where the measurement stands: what the phases share. */
+type Bench = PhaseBench<Options>;
 
 function positiveInt(name: string, text: string, max: number): number {
   const value = Number(text);
@@ -237,107 +248,6 @@ function parseOptions(args: string[]): Options | "help" {
   };
 }
 
-/** Where the measurement stands: what the phases share. */
-interface Bench {
-  options: Options;
-  host: string;
-  port: number;
-  serverPid?: number;
-  ticks: number;
-  clients: BenchClient[];
-  /** Set when the run is being torn down: loops stop starting work. */
-  aborted: boolean;
-}
-
-/** CPU and wall clock at one moment. */
-interface Sample {
-  at: number;
-  serverCpuMs: number;
-  generatorCpuMs: number;
-}
-
-async function sample(bench: Bench): Promise<Sample> {
-  const before = performance.now();
-  const [serverCpuMs, generatorCpuMs] = await Promise.all([
-    bench.serverPid === undefined ? NaN : cpuMs(bench.serverPid, bench.ticks),
-    cpuMs(Deno.pid, bench.ticks),
-  ]);
-  // Reading /proc takes a child process (about a millisecond): stamp the middle of it.
-  return { at: (before + performance.now()) / 2, serverCpuMs, generatorCpuMs };
-}
-
-/** The server's resident memory in KiB; NaN when it was not started here. */
-function serverRss(bench: Bench): Promise<number> {
-  return bench.serverPid === undefined ? Promise.resolve(NaN) : rssKiB(bench.serverPid);
-}
-
-/** What two samples say: wall time, CPU of each side, and each side's share of one core. */
-function usage(from: Sample, to: Sample, endAt = to.at) {
-  const wallMs = endAt - from.at;
-  const serverCpuMs = to.serverCpuMs - from.serverCpuMs;
-  const generatorCpuMs = to.generatorCpuMs - from.generatorCpuMs;
-  return {
-    wallMs: round(wallMs, 1),
-    serverCpuMs: round(serverCpuMs, 0),
-    serverCpuShare: round(serverCpuMs / (to.at - from.at), 2),
-    generatorCpuMs: round(generatorCpuMs, 0),
-    generatorCpuShare: round(generatorCpuMs / (to.at - from.at), 2),
-  };
-}
-
-function round(value: number, digits: number): number {
-  if (!Number.isFinite(value)) return NaN;
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-/** Rejects with a clear message if `work` has not settled within the phase timeout. */
-async function withinPhase<T>(bench: Bench, phase: string, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `Phase "${phase}" did not complete within ${bench.options.timeoutMs / 1000} s: aborted`,
-          ),
-        ),
-      bench.options.timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } catch (error) {
-    bench.aborted = true;
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Runs `work(0..count-1)` with at most `concurrency` in progress; stops early on abort. */
-async function pool(
-  bench: Bench,
-  count: number,
-  concurrency: number,
-  work: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count && !bench.aborted) {
-      const index = next++;
-      try {
-        await work(index);
-      } catch (error) {
-        bench.aborted = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  if (bench.aborted) throw new Error("aborted");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Phase 1: logins
 
@@ -409,68 +319,6 @@ interface ChatResult {
   generatorCpuMs: number;
   generatorCpuShare: number;
   generatorSaturated: boolean;
-}
-
-/** What a delivery phase hands to {@linkcode timeDeliveries}. */
-interface DeliveryRun {
-  /** Sends the first window of messages. */
-  kickOff(): void;
-  /** Settles when every message is delivered or bounced. */
-  done: Promise<void>;
-  /** Ends the wait early (a stall). */
-  finished(): void;
-  /** When the last delivery or bounce arrived. */
-  lastAt(): number;
-  delivered(): number;
-  /** Stops listening to the clients. */
-  detach(): void;
-}
-
-/**
- * Runs a delivery phase between two /proc samples: the clock starts at the first send, a
- * watchdog ends the phase after STALL_MS without a delivery.
- */
-async function timeDeliveries(bench: Bench, phase: string, run: DeliveryRun) {
-  let stalled = false;
-  const start = await sample(bench);
-  const watchdog = setInterval(() => {
-    if (performance.now() - Math.max(run.lastAt(), start.at) > STALL_MS) {
-      stalled = true;
-      run.finished();
-    }
-  }, 250);
-  start.at = performance.now(); // after reading /proc
-  try {
-    run.kickOff();
-    await withinPhase(bench, phase, run.done);
-  } finally {
-    clearInterval(watchdog);
-    run.detach();
-  }
-  const end = await sample(bench);
-  return { stalled, used: usage(start, end, run.delivered() > 0 ? run.lastAt() : end.at) };
-}
-
-/** Throughput, latency quantiles and CPU per delivery of a delivery phase. */
-function deliveryFigures(
-  latencies: Float64Array,
-  delivered: number,
-  used: ReturnType<typeof usage>,
-) {
-  const measured = latencies.sort();
-  const quantile = (q: number) =>
-    measured.length === 0
-      ? NaN
-      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
-  return {
-    deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
-    latencyMsP50: quantile(0.5),
-    latencyMsP99: quantile(0.99),
-    latencyMsMax: quantile(1),
-    serverCpuUsPerDelivery: round(used.serverCpuMs * 1000 / delivered, 1),
-    ...used,
-    generatorSaturated: used.generatorCpuShare >= SATURATED,
-  };
 }
 
 /**

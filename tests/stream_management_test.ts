@@ -189,7 +189,7 @@ Deno.test("SM: a resumption closes the old connection that still looks alive (co
   );
 });
 
-Deno.test("SM: an expired session's unacked and queued messages go to offline storage, once", async () => {
+Deno.test("SM: an expired session's unacked and queued messages go to offline storage, once; resuming it fails with its h", async () => {
   await using test = await startTestServer({ accounts: ACCOUNTS });
   const romeo = await loggedIn(test.port, "romeo", "orchard");
   const juliet = await loggedIn(test.port, "juliet", "balcony");
@@ -203,6 +203,8 @@ Deno.test("SM: an expired session's unacked and queued messages go to offline st
         `<query xmlns='jabber:iq:version'/></iq>`,
     );
     await romeo.waitFor("v1");
+    romeo.send(`<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await romeo.waitFor("p1");
     romeo.close();
     await until("romeo hibernates", () => test.log.some((line) => line.includes("hibernating")));
     juliet.send(message("romeo@localhost/orchard", "m2"));
@@ -215,8 +217,9 @@ Deno.test("SM: an expired session's unacked and queued messages go to offline st
 
     romeo2 = await authenticate(test.port, "romeo", "romeo-pass");
     romeo2.send(`<resume xmlns='${SM}' previd='${id}' h='0'/>`);
+    // §5: the server still knows the expired session handled the one stanza sent after enable.
     await romeo2.waitFor(
-      `<failed xmlns='${SM}'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>`,
+      `<failed xmlns='${SM}' h='1'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`,
     );
     romeo2.send(
       `<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>` +

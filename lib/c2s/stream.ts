@@ -27,6 +27,7 @@ import {
   DEFAULT_MAX_UNACKED_BYTES,
   DEFAULT_MAX_UNACKED_STANZAS,
   DEFAULT_RESUME_TIMEOUT_S,
+  type EndedResumptions,
   failed,
   newSmId,
   type Outbound,
@@ -86,6 +87,8 @@ export interface C2sOptions {
   authFailuresByAddress: KeyedBuckets;
   /** Whether so many connections are open that slow logins should make room. */
   underPressure(): boolean;
+  /** XEP-0198 §5: what ended resumable sessions had handled, shared by every stream. */
+  endedResumptions: EndedResumptions;
 }
 
 type Phase = "connected" | "authenticated" | "bound" | "closing";
@@ -655,6 +658,9 @@ export class C2sStream implements BoundSession {
       );
       this.#log("closed");
       // Unbound now (synchronously), so what the client never acknowledged goes elsewhere.
+      if (this.#sm?.id !== undefined) {
+        this.#options.endedResumptions.record(this.jid.bare, this.#sm.id, this.#sm.handled);
+      }
       if (this.#sm !== null) this.#undeliverable(this.#sm.takeUnacked());
     }
     this.#sm = null;
@@ -791,7 +797,8 @@ export class C2sStream implements BoundSession {
     ) as C2sStream | undefined;
     if (old === undefined) {
       this.#log(`no session to resume`);
-      this.#out.write(failed("item-not-found").toString());
+      const handled = this.#options.endedResumptions.take(bare, previd);
+      this.#out.write(failed("item-not-found", handled).toString());
       return; // §5: the client may bind instead
     }
     const sm = old.#sm!;

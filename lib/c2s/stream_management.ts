@@ -171,6 +171,39 @@ export function failed(condition: string, h?: number): Element {
 }
 
 /**
+ * The handled counts of resumable sessions that ended, for a while, so that a client trying to
+ * resume one learns which of its stanzas the server handled (§5: `<failed h=…/>`, "MAY include
+ * 'h' when failing to resume a session because it has been timed out"). Keyed by account and
+ * SM-ID so no one learns about another's sessions; the oldest entries go past `capacity`.
+ */
+export class EndedResumptions {
+  #handled = new Map<string, number>();
+  #capacity: number;
+
+  constructor(capacity = 10_000) {
+    this.#capacity = capacity;
+  }
+
+  /** Remembers what the session `id` of `bare` had handled when it ended. */
+  record(bare: string, id: string, handled: number): void {
+    const key = `${bare} ${id}`;
+    this.#handled.delete(key);
+    this.#handled.set(key, handled);
+    if (this.#handled.size > this.#capacity) {
+      this.#handled.delete(this.#handled.keys().next().value!);
+    }
+  }
+
+  /** The handled count of an ended session, once (a second resume attempt gets none). */
+  take(bare: string, id: string): number | undefined {
+    const key = `${bare} ${id}`;
+    const handled = this.#handled.get(key);
+    this.#handled.delete(key);
+    return handled;
+  }
+}
+
+/**
  * A new SM-ID (§5: opaque, never reused while the server runs). It carries nothing about the
  * session: the session is found among the bound sessions of the authenticated account.
  */

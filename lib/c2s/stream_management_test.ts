@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { el } from "../xml/element.ts";
 import {
+  EndedResumptions,
   failed,
   parseBoolean,
   parseH,
@@ -101,4 +102,17 @@ Deno.test("parseH(), parseBoolean() and failed() follow the schema (XEP-0198 §4
     "<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
   );
   assert.deepEqual(failed("item-not-found", 7).attrs.h, "7");
+});
+
+Deno.test("EndedResumptions: per account and id, once, the oldest forgotten past capacity", () => {
+  const ended = new EndedResumptions(2);
+  ended.record("romeo@localhost", "a", 5);
+  assert.equal(ended.take("juliet@localhost", "a"), undefined, "another account learns nothing");
+  assert.equal(ended.take("romeo@localhost", "a"), 5);
+  assert.equal(ended.take("romeo@localhost", "a"), undefined, "given once");
+  ended.record("romeo@localhost", "b", 1);
+  ended.record("romeo@localhost", "c", 2);
+  ended.record("romeo@localhost", "d", 3);
+  assert.equal(ended.take("romeo@localhost", "b"), undefined);
+  assert.equal(ended.take("romeo@localhost", "d"), 3);
 });

@@ -7,6 +7,7 @@ import { Accounts } from "../accounts/accounts.ts";
 import { adminCommands, type ServerStatus, statusLine } from "../admin/admin_commands.ts";
 import { ADMIN_SOCKET_NAME, AdminSocket } from "../admin/admin_socket.ts";
 import { type C2sOptions, C2sStream } from "../c2s/stream.ts";
+import { EndedResumptions } from "../c2s/stream_management.ts";
 import { type Config, moduleSection } from "../config/config.ts";
 import { BUILTIN_MODULES } from "../modules/builtin.ts";
 import { type RunningModules, startModules } from "../modules/loader.ts";
@@ -114,6 +115,7 @@ export class Server {
         log,
         registration,
         closed: (ended) => streams.delete(ended),
+        endedResumptions: new EndedResumptions(),
         authFailuresByAddress: new KeyedBuckets({
           perSecond: config.limits.authFailuresPerIpPerMinute / 60,
           burst: config.limits.authFailuresPerIpBurst,

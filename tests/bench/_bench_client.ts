@@ -31,6 +31,11 @@ export interface BenchLogin {
   timeoutMs: number;
   /** Local address to connect from (another loopback address, say); default: the system's. */
   localAddress?: string;
+  /**
+   * Enable resumable Stream Management (XEP-0198 §3) after bind, before the presence; the
+   * server's ack requests (`<r/>`) are then answered (§4).
+   */
+  streamManagement?: boolean;
 }
 
 /** A stanza predicate for {@linkcode BenchClient.waitFor}: true to finish, an Error to fail. */
@@ -56,6 +61,8 @@ export class BenchClient {
   #elements: Element[] = [];
   #wake: (() => void) | undefined;
   #streamOpened = false;
+  /** Stanzas handled since SM was enabled ('h', XEP-0198 §4); null without SM. */
+  #smHandled: number | null = null;
 
   constructor() {
     this.#parser = new StreamParser({
@@ -140,6 +147,13 @@ export class BenchClient {
         );
         const answer = await this.#next(options.timeoutMs);
         if (answer.attrs.type !== "result") throw new Error(`got ${answer.toString()}`);
+      }
+      if (options.streamManagement) {
+        stage = "stream management";
+        this.#write(`<enable xmlns='${NS.SM}' resume='true'/>`);
+        const answer = await this.#next(options.timeoutMs);
+        if (!answer.is("enabled", NS.SM)) throw new Error(`got ${answer.toString()}`);
+        this.#smHandled = 0;
       }
       stage = "presence";
       this.#switchToRaw();
@@ -302,6 +316,7 @@ export class BenchClient {
       this.#fail(`server sent stream error <${condition ?? elementName(raw)}/>`);
       return;
     }
+    if (this.#smHandled !== null && this.#smNonza(raw)) return;
     this.onStanza(raw);
     if (this.#waiters.length === 0) return;
     for (const waiter of [...this.#waiters]) {
@@ -311,6 +326,18 @@ export class BenchClient {
       if (outcome === true) waiter.resolve();
       else waiter.reject(outcome);
     }
+  }
+
+  /** Counts a stanza for SM or answers an ack request; true for a nonza (r, a). */
+  #smNonza(raw: string): boolean {
+    const name = elementName(raw);
+    if (name === "r") {
+      this.#write(`<a xmlns='${NS.SM}' h='${this.#smHandled}'/>`);
+      return true;
+    }
+    if (name === "a") return true;
+    this.#smHandled = (this.#smHandled! + 1) % 2 ** 32;
+    return false;
   }
 
   async #next(timeoutMs: number): Promise<Element> {

@@ -1,6 +1,7 @@
 // Memory per idle session, measured after garbage collection.
 //
-//   deno task bench:memory                    # 2 x 1000 sessions each: tcp, tls, xmpp
+//   deno task bench:memory                    # 2 x 1000 sessions each: tcp, tls, xmpp, xmpp-sm
+//   deno task bench:memory --modes xmpp,xmpp-sm   # the cost of Stream Management alone
 //   deno task bench:memory --sessions 500 --modes tls,xmpp --json
 //
 // For each mode a server runs in a child process started with --v8-flags=--expose-gc; this
@@ -18,6 +19,9 @@
 //   xmpp  Verona (lib/server/server.ts) on a fresh data directory; every client does STARTTLS,
 //         SCRAM-SHA-1, binds a resource, sends initial presence and a ping
 //         (tests/bench/_bench_client.ts)
+//   xmpp-sm the same, each client also enabling resumable Stream Management (XEP-0198 §3,
+//         `<enable resume='true'/>`) after bind and before the presence, and answering the
+//         server's ack requests (§4), as an idle mobile client does
 //
 // With --snapshot DIR the child also writes a V8 heap snapshot at each point (DevTools format;
 // writing them disturbs the RSS figures).
@@ -34,23 +38,31 @@ import { Server } from "../../lib/server/server.ts";
 import { SqliteAccountStore } from "../../lib/storage/account_store.ts";
 import { openDatabase } from "../../lib/storage/sqlite.ts";
 import { BenchClient } from "./_bench_client.ts";
+import { onPath, pinProcess } from "./_proc.ts";
 
-const MODES = ["tcp", "tls", "xmpp"] as const;
+const MODES = ["tcp", "tls", "xmpp", "xmpp-sm"] as const;
 type Mode = typeof MODES[number];
+/** The modes that run Verona, with accounts, rather than a bare socket server. */
+const isXmpp = (mode: Mode) => mode === "xmpp" || mode === "xmpp-sm";
 const SELF = fileURLToPath(import.meta.url);
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 const DOMAIN = "localhost";
 const PASSWORD = "bench-password";
 const CONCURRENCY = 16;
 const TIMEOUT_MS = 30_000;
+/** As the load benchmark: the server on CPU 0, this client side on CPU 1, when taskset is there. */
+const SERVER_CPUS = "0";
+const CLIENT_CPUS = "1";
+const canPin = onPath("taskset") && navigator.hardwareConcurrency >= 2;
 
-const USAGE = `Usage: deno task bench:memory [--sessions N] [--modes tcp,tls,xmpp] [--json]
-                                [--snapshot DIR]
+const USAGE = `Usage: deno task bench:memory [--sessions N] [--modes tcp,tls,xmpp,xmpp-sm]
+                                [--json] [--snapshot DIR]
 
 Server memory per idle session after GC (heapUsed, external, heapTotal, RSS), for a bare TCP
-socket, a bare TLS socket (node:tls over node:net, as Verona does it) and a full Verona
-session (STARTTLS, SCRAM-SHA-1, bind, presence). Two batches of N sessions (default 1000)
-are opened; the second batch gives the figures per session.`;
+socket, a bare TLS socket (node:tls over node:net, as Verona does it), a full Verona
+session (STARTTLS, SCRAM-SHA-1, bind, presence) and the same with resumable Stream
+Management enabled (xmpp-sm). Two batches of N sessions (default 1000) are opened; the
+second batch gives the figures per session.`;
 
 /** What the server child reports for one measurement. */
 interface Usage {
@@ -93,7 +105,7 @@ async function collected(): Promise<Usage> {
 async function serve(mode: Mode, dataDir: string, snapshotDir: string | undefined): Promise<void> {
   let count: () => number;
   let port: number;
-  if (mode === "xmpp") {
+  if (isXmpp(mode)) {
     const config = defaultConfig();
     config.domain = DOMAIN;
     config.mucDomain = `conference.${DOMAIN}`;
@@ -167,7 +179,7 @@ async function createAccounts(dataDir: string, count: number): Promise<void> {
 
 /** Opens one session of `mode`; resolves with what closes it. */
 async function connectOne(mode: Mode, port: number, i: number): Promise<() => void> {
-  if (mode === "xmpp") {
+  if (isXmpp(mode)) {
     const client = new BenchClient();
     await client.login({
       host: "127.0.0.1",
@@ -178,6 +190,7 @@ async function connectOne(mode: Mode, port: number, i: number): Promise<() => vo
       mechanism: "SCRAM-SHA-1",
       resource: "memory",
       timeoutMs: TIMEOUT_MS,
+      streamManagement: mode === "xmpp-sm",
     });
     return () => client.close();
   }
@@ -227,7 +240,7 @@ async function measureMode(
 ): Promise<ModeResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "verona-memory-" });
   try {
-    if (mode === "xmpp") await createAccounts(dataDir, 2 * sessions);
+    if (isXmpp(mode)) await createAccounts(dataDir, 2 * sessions);
     const args = [
       "run",
       "--v8-flags=--expose-gc",
@@ -239,8 +252,11 @@ async function measureMode(
       dataDir,
       ...(snapshotDir ? ["--snapshot", snapshotDir] : []),
     ];
-    const child = new Deno.Command(Deno.execPath(), {
-      args,
+    const command = canPin
+      ? ["taskset", "-c", SERVER_CPUS, Deno.execPath(), ...args]
+      : [Deno.execPath(), ...args];
+    const child = new Deno.Command(command[0], {
+      args: command.slice(1),
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -328,6 +344,14 @@ async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
+  const pinned = canPin && await pinProcess(Deno.pid, CLIENT_CPUS);
+  if (!values.json) {
+    console.log(
+      pinned
+        ? `server on CPU ${SERVER_CPUS} (taskset), clients on CPU ${CLIENT_CPUS}`
+        : "NOT pinned (needs taskset and 2 CPUs)",
+    );
+  }
   const results: ModeResult[] = [];
   for (const mode of modes as Mode[]) {
     const result = await measureMode(mode, sessions, values.snapshot);
@@ -337,14 +361,26 @@ async function main(args: string[]): Promise<number> {
         `heapUsed ${kib(p.heapUsed)}, external ${kib(p.external)}, ` +
         `heapTotal ${kib(p.heapTotal)} (young generation ${kib(p.newSpace)}), RSS ${kib(p.rss)}`;
       console.log(
-        `${mode.padEnd(4)}  sessions ${sessions + 1}..${2 * sessions}: ${show(result.perSession)}`,
+        `${mode.padEnd(7)}  sessions ${sessions + 1}..${2 * sessions}: ${show(result.perSession)}`,
       );
       console.log(
-        `${"".padEnd(4)}  sessions 1..${sessions}:${" ".repeat(String(sessions).length + 1)} ${
+        `${"".padEnd(7)}  sessions 1..${sessions}:${" ".repeat(String(sessions).length + 1)} ${
           show(result.perSessionFirst)
         }`,
       );
     }
+  }
+  const plain = results.find((r) => r.mode === "xmpp");
+  const sm = results.find((r) => r.mode === "xmpp-sm");
+  if (!values.json && plain !== undefined && sm !== undefined) {
+    const delta = (key: keyof Usage, batch: "perSession" | "perSessionFirst") =>
+      kib(sm[batch][key] - plain[batch][key]);
+    console.log(
+      `Stream Management per session (xmpp-sm - xmpp): RSS ${delta("rss", "perSession")}, ` +
+        `heapUsed ${delta("heapUsed", "perSession")} (2nd batch); RSS ${
+          delta("rss", "perSessionFirst")
+        }, heapUsed ${delta("heapUsed", "perSessionFirst")} (1st batch)`,
+    );
   }
   if (values.json) console.log(JSON.stringify({ sessions, results }));
   return 0;

@@ -73,6 +73,8 @@ export interface WaitOptions {
  */
 export class ReplayClient {
   #socket: Socket | TLSSocket | undefined;
+  #features: Element = el("features", { xmlns: NS.STREAMS });
+  #featuresBeforeAuth: Element = el("features", { xmlns: NS.STREAMS });
   #parser: StreamParser;
   #queue: ReceivedStanza[] = [];
   #waiters = new Set<() => void>();
@@ -112,6 +114,16 @@ export class ReplayClient {
   }
 
   /** The JID the server bound, once connected. */
+  /** The stream features the server offered after authentication (empty before). */
+  get features(): Element {
+    return this.#features;
+  }
+
+  /** The stream features offered before authentication (after STARTTLS when it was offered). */
+  get featuresBeforeAuth(): Element {
+    return this.#featuresBeforeAuth;
+  }
+
   get fullJid(): string {
     return this.#fullJid;
   }
@@ -201,6 +213,7 @@ export class ReplayClient {
       });
     }
 
+    this.#featuresBeforeAuth = features;
     const offered = features.getChild("mechanisms", NS.SASL)?.getChildren("mechanism", NS.SASL)
       .map((m) => m.getText().trim()) ?? [];
     const mechanism = preference.find((m) => offered.includes(m));
@@ -216,6 +229,7 @@ export class ReplayClient {
       () => this.#authenticate(mechanism, jid.local, options.password, timeoutMs),
     );
     features = await stage("stream after SASL", () => this.#openStream(timeoutMs, true, jid.bare));
+    this.#features = features;
 
     const resource = options.resource ?? (jid.resource || undefined);
     this.#fullJid = await stage(

@@ -1,0 +1,55 @@
+// The compliance checks (tests/compliance) against a real server over TLS: every check of the
+// multi-device and mobile set passes with the default configuration, and turning a module off
+// makes its check fail (so the checks look at what they claim to).
+import { strict as assert } from "node:assert";
+import { CHECKS, evaluate, probe } from "./compliance/checks.ts";
+import { startTestServer } from "./_harness.ts";
+import type { Config } from "../lib/config/mod.ts";
+
+const CORE = new Set(CHECKS.filter((c) => c.core).map((c) => `${c.xep} ${c.name}`));
+
+async function results(configure?: (config: Config) => void) {
+  await using test = await startTestServer({ accounts: [["romeo", "romeo-pass"]], configure });
+  const found = evaluate(
+    await probe({
+      host: "127.0.0.1",
+      port: test.port,
+      jid: "romeo@localhost",
+      password: "romeo-pass",
+    }),
+  );
+  return new Map(found.map(({ check, passed }) => [`${check.xep} ${check.name}`, passed]));
+}
+
+Deno.test("compliance: every core check passes with the default configuration", async () => {
+  const found = await results();
+  const failing = [...found].filter(([name, passed]) => !passed && CORE.has(name));
+  assert.deepEqual(failing, [], `failing core checks: ${failing.map(([n]) => n).join(", ")}`);
+  for (
+    const name of [
+      "XEP-0280 Message Carbons",
+      "XEP-0191 Blocking Command",
+      "XEP-0045 Multi-User Chat",
+    ]
+  ) {
+    assert.equal(found.get(name), true, name);
+  }
+});
+
+Deno.test("compliance: the checks see modules turned off", async () => {
+  const found = await results((config) => {
+    for (const name of ["mam", "pep", "carbons"] as const) config[name].enabled = false;
+  });
+  for (
+    const name of [
+      "XEP-0313 Message Archive Management",
+      "XEP-0163 Personal Eventing Protocol",
+      "XEP-0384 OMEMO Encryption (PEP publish-options)",
+      "XEP-0398 User Avatar to vCard-Based Avatars Conversion",
+      "XEP-0280 Message Carbons",
+    ]
+  ) {
+    assert.equal(found.get(name), false, name);
+  }
+  assert.equal(found.get("XEP-0198 Stream Management"), true);
+});

@@ -161,17 +161,21 @@ export async function timeDeliveries(bench: Bench, phase: string, run: DeliveryR
   return { stalled, used: usage(start, end, run.delivered() > 0 ? run.lastAt() : end.at) };
 }
 
+/** The `q` quantile of durations in ms (sorted in place), to 0.01 ms; NaN when there are none. */
+export function quantileMs(durations: Float64Array, q: number): number {
+  if (durations.length === 0) return NaN;
+  const sorted = durations.sort();
+  return round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))], 2);
+}
+
 /** Throughput, latency quantiles and CPU per delivery of a delivery phase. */
 export function deliveryFigures(
   latencies: Float64Array,
   delivered: number,
   used: ReturnType<typeof usage>,
 ) {
-  const measured = latencies.sort();
-  const quantile = (q: number) =>
-    measured.length === 0
-      ? NaN
-      : round(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))], 2);
+  latencies.sort();
+  const quantile = (q: number) => quantileMs(latencies, q);
   return {
     deliveriesPerSecond: round(delivered / (used.wallMs / 1000), 0),
     latencyMsP50: quantile(0.5),

@@ -1,4 +1,5 @@
-// Load benchmark: logins, 1:1 chat, MUC joins and groupchat fan-out against a Verona server it
+// Load benchmark: logins, 1:1 chat, PEP event fan-out (tests/bench/_pep_phase.ts), MUC joins
+// and groupchat fan-out against a Verona server it
 // starts (pinned to CPU 0, with CPU time read from /proc) or against any running XMPP server.
 // Measured the way server comparisons usually are: STARTTLS +
 // SCRAM-SHA-1, server on one core, this load generator on the other.
@@ -14,6 +15,7 @@ import { escapeAttr } from "../../lib/xml/mod.ts";
 import { createAccounts } from "./_accounts.ts";
 import { BENCH_MECHANISMS, BenchClient, type BenchMechanism } from "./_bench_client.ts";
 import { type BenchServer, spawnServer } from "./_server.ts";
+import { pepPhase, type PepResult } from "./_pep_phase.ts";
 import { attribute } from "./_stanza_splitter.ts";
 import {
   type Bench as PhaseBench,
@@ -32,8 +34,9 @@ import { clockTicks, onPath, pinProcess } from "./_proc.ts";
 const USAGE = `Usage: deno task bench [options]
 
 Load benchmark of an XMPP server: N clients log in; pairs of them chat 1:1 (one
-sender per pair); all join one room, then one occupant sends groupchat messages to
-rooms of the given sizes. Every delivery is timed.
+sender per pair); one publishes PEP tunes to K contacts whose caps ask for them
+(+notify); all join one room, then one occupant sends groupchat messages to rooms of
+the given sizes. Every delivery is timed.
 
 By default it creates accounts bench1..benchN in a temporary data directory, starts
 Verona there (pinned to CPU 0 with taskset when available; this generator then runs
@@ -41,7 +44,8 @@ on the other CPUs) and reports the server's CPU time per login and per delivery.
 With --host/--port it targets a running server instead (accounts must exist).
 
 Options:
-  --clients N        clients and accounts bench1..benchN (default: largest --occupants)
+  --clients N        clients and accounts bench1..benchN (default: largest --occupants,
+                     or --pep-contacts + 1 if more)
   --occupants LIST   room sizes for the fan-out phase (default: 50,500)
   --messages LIST    messages per room size, one value or one per size
                      (default: 100000 deliveries per size, 100..2000 messages)
@@ -53,6 +57,12 @@ Options:
                      counts as acknowledged when its receiver has it
   --chat-to LIST     how chat messages are addressed: full (bind result), bare, or
                      both as full,bare, one chat phase each (default: full,bare)
+  --pep-contacts N   contacts (mutual presence subscriptions, made before the timed
+                     part) of the PEP publisher, 0 to skip the phase (default: 500,
+                     at most --clients - 1)
+  --pep-publishes N  timed publishes (default: 100000 deliveries in all)
+  --pep-window N     publishes not yet received by every contact that may be in
+                     flight (default: 4)
   --concurrency N    logins and joins in progress at once (default: 16)
   --mechanism M      SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN
   --password PW      password of every bench account (default: bench-password)
@@ -90,6 +100,9 @@ interface Options {
   chatMessages: number;
   chatWindow: number;
   chatTo: ChatAddressing[];
+  pepContacts: number;
+  pepPublishes: number;
+  pepWindow: number;
   concurrency: number;
   mechanism: BenchMechanism;
   password: string;
@@ -136,6 +149,9 @@ function parseOptions(args: string[]): Options | "help" {
       "chat-messages": { type: "string" },
       "chat-window": { type: "string" },
       "chat-to": { type: "string" },
+      "pep-contacts": { type: "string" },
+      "pep-publishes": { type: "string" },
+      "pep-window": { type: "string" },
       concurrency: { type: "string" },
       mechanism: { type: "string" },
       password: { type: "string" },
@@ -154,9 +170,27 @@ function parseOptions(args: string[]): Options | "help" {
   if (values.help) return "help";
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const occupants = intList("occupants", values.occupants ?? "50,500", LIMITS.clients);
+  const givenContacts = values["pep-contacts"] === undefined
+    ? undefined
+    : values["pep-contacts"].trim() === "0"
+    ? 0
+    : positiveInt("pep-contacts", values["pep-contacts"], LIMITS.clients - 1);
   const clients = values.clients === undefined
-    ? Math.max(...occupants)
+    ? Math.max(...occupants, (givenContacts ?? 500) + 1)
     : positiveInt("clients", values.clients, LIMITS.clients);
+  const pepContacts = givenContacts ?? Math.min(500, clients - 1);
+  if (pepContacts > clients - 1) {
+    throw new UsageError(`--pep-contacts may not exceed --clients - 1 (${clients - 1})`);
+  }
+  const pepPublishes = values["pep-publishes"] === undefined
+    ? Math.min(LIMITS.messages, Math.max(20, Math.round(100_000 / Math.max(1, pepContacts))))
+    : positiveInt("pep-publishes", values["pep-publishes"], LIMITS.messages);
+  if (pepContacts * pepPublishes > LIMITS.deliveriesPerRoom) {
+    throw new UsageError(
+      `${pepPublishes} publishes to ${pepContacts} contacts exceed ` +
+        `${LIMITS.deliveriesPerRoom} deliveries`,
+    );
+  }
   if (Math.max(...occupants) > clients) {
     throw new UsageError(`--occupants may not exceed --clients (${clients})`);
   }
@@ -228,6 +262,11 @@ function parseOptions(args: string[]): Options | "help" {
       ? 10
       : positiveInt("chat-window", values["chat-window"], LIMITS.window),
     chatTo: [...new Set(chatTo)] as ChatAddressing[],
+    pepContacts,
+    pepPublishes,
+    pepWindow: values["pep-window"] === undefined
+      ? 4
+      : positiveInt("pep-window", values["pep-window"], LIMITS.window),
     concurrency: values.concurrency === undefined
       ? 16
       : positiveInt("concurrency", values.concurrency, LIMITS.concurrency),
@@ -732,6 +771,49 @@ function table(title: string, rows: [string, string | number | boolean | undefin
   return `\n${title}\n${lines.join("\n")}`;
 }
 
+function printPep(
+  print: (line: string) => void,
+  result: PepResult & { lostConnections: ReturnType<typeof lostConnections> },
+): void {
+  print(table(
+    `PEP fan-out: ${result.contacts} contacts (mutual subscriptions, caps with tune+notify), ` +
+      `${result.publishes} tune publishes from one, at most ${result.window} not yet received ` +
+      "by all",
+    [
+      ["events/s", result.deliveriesPerSecond],
+      ["server CPU per event", unit(result.serverCpuUsPerDelivery, "µs")],
+      [
+        "latency p50 / p99 / max",
+        `${result.latencyMsP50} / ${result.latencyMsP99} / ${result.latencyMsMax} ms`,
+      ],
+      [
+        "publish iq round trip p50 / p99",
+        `${result.publishRttMsP50} / ${result.publishRttMsP99} ms ` +
+        `(${result.publishesPerSecond} publishes/s)`,
+      ],
+      [
+        "deliveries",
+        `${result.deliveries} of ${result.expectedDeliveries} (per contact ` +
+        `${result.perContactMin}..${result.perContactMax} of ${result.publishes})`,
+      ],
+      [
+        "missing",
+        result.missing === 0 ? 0 : `${result.missing}${result.stalled ? " (stalled)" : ""}`,
+      ],
+      ["out of order", result.outOfOrder === 0 ? undefined : result.outOfOrder],
+      ["errors", result.errors === 0 ? undefined : `${result.errors}: ${result.firstError}`],
+      ["server CPU busy", unit(Math.round(result.serverCpuShare * 100), "%")],
+      ["generator CPU busy", busy(result.generatorCpuShare)],
+      [
+        "wall time",
+        `${result.wallMs} ms (setup: subscriptions ${result.setupMs.subscribe} ms, caps and ` +
+        `node ${result.setupMs.caps} ms, ${result.warmUps} warm-up publishes)`,
+      ],
+      ["connections lost", lost(result.lostConnections)],
+    ],
+  ));
+}
+
 /** Runs the benchmark; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   let options: Options | "help";
@@ -903,6 +985,13 @@ export async function main(args: string[]): Promise<number> {
           ["connections lost", lost(result.lostConnections)],
         ],
       ));
+    }
+
+    if (opts.pepContacts > 0) {
+      // Before the joins: a presence sent after them would also go to every room.
+      const result = { ...await pepPhase(bench), lostConnections: lostConnections(bench) };
+      report.pep = result;
+      printPep(print, result);
     }
 
     const mainRoom = `bench@${opts.mucDomain}`;

@@ -8,6 +8,7 @@ import { adminCommands, type ServerStatus, statusLine } from "../admin/admin_com
 import { ADMIN_SOCKET_NAME, AdminSocket } from "../admin/admin_socket.ts";
 import { type C2sOptions, C2sStream } from "../c2s/stream.ts";
 import { EndedResumptions } from "../c2s/stream_management.ts";
+import { BatchedLog } from "./log.ts";
 import { type Config, moduleSection } from "../config/config.ts";
 import { BUILTIN_MODULES } from "../modules/builtin.ts";
 import { type RunningModules, startModules } from "../modules/loader.ts";
@@ -35,6 +36,8 @@ export class Server {
   #db: DatabaseSync;
   #listener: Listener;
   #streams = new Set<C2sStream>();
+  /** The default log, when no `log` was given: flushed when the server stops. */
+  #batchedLog: BatchedLog | undefined;
   #modules: RunningModules;
   #stopped: Promise<void> | null = null;
   #admin: AdminSocket | null = null;
@@ -60,7 +63,8 @@ export class Server {
 
   /** Opens the database, prepares TLS and starts listening. */
   static async start(config: Config, options: StartOptions = {}): Promise<Server> {
-    const log = options.log ?? defaultLog;
+    const batched = options.log === undefined ? new BatchedLog() : undefined;
+    const log = options.log ?? batched!.line;
     const db = openDatabase(config.databasePath);
     let modules: RunningModules | undefined;
     try {
@@ -141,6 +145,7 @@ export class Server {
       });
       const server = new Server({ config, accounts, router, db, listener, modules });
       server.#streams = streams;
+      server.#batchedLog = batched;
       const adminPath = join(config.dataDir, ADMIN_SOCKET_NAME);
       try {
         server.#admin = await AdminSocket.listen(
@@ -155,6 +160,7 @@ export class Server {
     } catch (error) {
       await modules?.stop();
       db.close();
+      batched?.flush();
       throw error;
     }
   }
@@ -220,11 +226,8 @@ export class Server {
       await this.#modules.stop();
       await admin;
       this.#db.close();
+      this.#batchedLog?.flush();
     })();
     return this.#stopped;
   }
-}
-
-function defaultLog(line: string): void {
-  console.error(`${new Date().toISOString()} ${line}`);
 }

@@ -1,8 +1,9 @@
 // Opening Verona's SQLite database (node:sqlite) and bringing its schema up to date.
-import { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { MIGRATIONS } from "./migrations.ts";
+import { StatementCachingDatabase } from "./statement_cache.ts";
 import { integer, transaction } from "./sql.ts";
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
@@ -23,7 +24,7 @@ export function openDatabase(path: string): DatabaseSync {
   let db: DatabaseSync;
   try {
     if (!inMemory) mkdirSync(dirname(path), { recursive: true });
-    db = new DatabaseSync(path);
+    db = new StatementCachingDatabase(path);
   } catch (error) {
     throw new Error(`Cannot open database "${path}": ${message(error)}`, { cause: error });
   }

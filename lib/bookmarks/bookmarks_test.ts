@@ -57,7 +57,14 @@ async function start() {
     disco: { enabled: true },
     roster: { enabled: true },
     caps: { enabled: true, maxCachedHashes: 4 },
-    pep: { enabled: true, maxItems: 50, maxNodes: 4, maxPayloadBytes: 2048 },
+    pep: {
+      enabled: true,
+      maxItems: 50,
+      maxNodes: 4,
+      maxPayloadBytes: 2048,
+      maxAffiliations: 3,
+      maxPageItems: 3,
+    },
     private_storage: { enabled: true, maxBytes: 4096, maxElements: 8 },
     bookmarks: { enabled: true },
   };

@@ -51,7 +51,14 @@ export async function startHarness(db: DatabaseSync, users: string[]): Promise<H
     disco: { enabled: true },
     roster: { enabled: true },
     caps: { enabled: true, maxCachedHashes: 4 },
-    pep: { enabled: true, maxItems: 50, maxNodes: 4, maxPayloadBytes: 2048 },
+    pep: {
+      enabled: true,
+      maxItems: 50,
+      maxNodes: 4,
+      maxPayloadBytes: 2048,
+      maxAffiliations: 3,
+      maxPageItems: 3,
+    },
   };
   const running = await startModules([DISCO_MODULE, ROSTER_MODULE, CAPS_MODULE, PEP_MODULE], {
     router,

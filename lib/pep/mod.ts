@@ -25,6 +25,10 @@ export interface PepConfig {
   maxNodes: number;
   /** Largest item payload, in bytes of XML. */
   maxPayloadBytes: number;
+  /** Affiliations (members, publishers, outcasts) per node. */
+  maxAffiliations: number;
+  /** The largest page of items asked for with RSM (XEP-0059), and its size when none is asked. */
+  maxPageItems: number;
 }
 
 /** Default `[pep]` options. */
@@ -32,6 +36,8 @@ export const PEP_DEFAULTS: Readonly<PepConfig> = {
   maxItems: 256,
   maxNodes: 256,
   maxPayloadBytes: 128 * 1024,
+  maxAffiliations: 256,
+  maxPageItems: 64,
 };
 
 /** Every account a pubsub service: publish, retrieve, notify by caps, persisted in SQLite. */
@@ -57,6 +63,14 @@ export const PEP_MODULE: NamedModule<
     maxPayloadBytes: {
       default: PEP_DEFAULTS.maxPayloadBytes,
       read: (key, value) => integer(key, value, 1024, 2 ** 24),
+    },
+    maxAffiliations: {
+      default: PEP_DEFAULTS.maxAffiliations,
+      read: (key, value) => integer(key, value, 0, 100_000),
+    },
+    maxPageItems: {
+      default: PEP_DEFAULTS.maxPageItems,
+      read: (key, value) => integer(key, value, 1, 10_000),
     },
   },
   features: { account: PEP_FEATURES },

@@ -1,8 +1,9 @@
 // Personal Eventing Protocol (XEP-0163): every account a pubsub service (XEP-0060) at its bare
 // JID. Publish with auto-create (XEP-0060 §7.1, §7.1.4) and publish-options preconditions
-// (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5), explicit subscriptions (§6.1, §6.2,
-// §5.6), node creation (§8.1), configuration (§8.2), default configuration (§8.3), deletion
-// (§8.4) and purge (§8.5), access
+// (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5) with max_items (§6.5.7) and RSM
+// paging (§6.5.4, XEP-0059), explicit subscriptions (§6.1, §6.2, §5.6), affiliations (§4.1,
+// §5.7, §8.9: see affiliations.ts), node creation (§8.1, instant nodes §8.1.2), configuration
+// (§8.2), default configuration (§8.3), deletion (§8.4) and purge (§8.5), access
 // models (§4.5) for items and notifications, notifications (§7.1.2) filtered by the recipients'
 // caps (XEP-0163 §4.2–4.3), the last item on presence and to new subscribers (§4.3.4), and the
 // account's disco#info identity pubsub/pep with its items (XEP-0163 §6).
@@ -29,9 +30,19 @@ import {
   pubsubError,
   readPublishOptions,
 } from "./node_config.ts";
+import {
+  type AnyAffiliation,
+  entityAffiliationsElement,
+  ownerAffiliationsElement,
+  readAffiliationChanges,
+} from "./affiliations.ts";
+import { pageSet, readPageRequest } from "./items_page.ts";
 import type { PepStore, StoredItem } from "./pep_store.ts";
 
-/** The pubsub features this service implements (XEP-0060 §10), advertised on accounts. */
+/**
+ * The pubsub features this service implements (XEP-0060 §10), advertised on accounts; multi-items
+ * as pubsub#max_items may be set above one (up to the server's bound).
+ */
 export const PEP_FEATURES: readonly string[] = [
   "access-open",
   "access-presence",
@@ -41,20 +52,32 @@ export const PEP_FEATURES: readonly string[] = [
   "auto-subscribe",
   "config-node",
   "config-node-max",
+  "create-and-configure",
   "create-nodes",
   "delete-items",
   "delete-nodes",
   "filtered-notifications",
+  "instant-nodes",
+  "item-ids",
   "last-published",
+  "member-affiliation",
+  "meta-data",
+  "modify-affiliations",
+  "multi-items",
+  "outcast-affiliation",
   "persistent-items",
   "presence-notifications",
+  "presence-subscribe",
   "publish",
   "publish-options",
+  "publisher-affiliation",
   "purge-nodes",
   "retract-items",
+  "retrieve-affiliations",
   "retrieve-default",
   "retrieve-items",
   "retrieve-subscriptions",
+  "rsm",
   "subscribe",
 ].map((feature) => `${NS.PUBSUB}#${feature}`);
 
@@ -64,6 +87,10 @@ export interface PepLimits extends ConfigLimits {
   maxNodes: number;
   /** Largest payload, in bytes of XML. */
   maxPayloadBytes: number;
+  /** Affiliations (other than the owner's) per node. */
+  maxAffiliations: number;
+  /** The largest page of an item retrieval with RSM, also its size when none is asked for. */
+  maxPageItems: number;
 }
 
 /** Options for {@linkcode pepModule}. */
@@ -122,10 +149,25 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
   const keep = (config: NodeConfig) =>
     config.persistItems ? (config.maxItems === "max" ? limits.maxItems : config.maxItems) : 0;
 
-  /** Whether `requester` (bare JID) may retrieve items and get notifications (§4.5). */
-  const mayAccess = (username: string, requester: string, config: NodeConfig): boolean => {
+  /** A bare JID's affiliation with a node (§4.1); the account's own is "owner". */
+  const affiliationOf = (username: string, node: string, bare: string): AnyAffiliation =>
+    bare === `${username}@${domain}` ? "owner" : store.affiliation(username, node, bare) ?? "none";
+
+  /**
+   * Whether `requester` (bare JID) may retrieve items and get notifications: its affiliation
+   * first (§4.1: members and publishers may, outcasts may not), then the access model (§4.5).
+   */
+  const mayAccess = (
+    username: string,
+    requester: string,
+    node: string,
+    config: NodeConfig,
+  ): boolean => {
     if (requester === `${username}@${domain}`) return true;
     if (blocked(username, requester)) return false;
+    const affiliation = store.affiliation(username, node, requester);
+    if (affiliation === "outcast") return false;
+    if (affiliation !== undefined) return true;
     switch (config.accessModel) {
       case "open":
         return true;
@@ -140,8 +182,14 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
         return false;
     }
   };
-  /** XEP-0060 §6.5.9.6–6.5.9.8: the error for an entity the access model excludes. */
-  const accessError = (config: NodeConfig): StanzaError => {
+  /**
+   * XEP-0060 §6.5.9.6–6.5.9.8: the error for an entity the access model excludes; an outcast is
+   * forbidden (§6.1.3.8).
+   */
+  const accessError = (username: string, node: string, requester: string, config: NodeConfig) => {
+    if (store.affiliation(username, node, requester) === "outcast") {
+      return new StanzaError("auth", "forbidden", { text: "Outcasts may not access this node" });
+    }
     switch (config.accessModel) {
       case "presence":
         return pubsubError("auth", "not-authorized", "presence-subscription-required");
@@ -173,11 +221,11 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     add(owner);
     for (const [contact, item] of rosters.items(username)) {
       if (!hasFrom(item) || !contact.endsWith("@" + domain)) continue;
-      if (mayAccess(username, contact, config)) add(contact);
+      if (mayAccess(username, contact, node, config)) add(contact);
     }
     for (const jid of store.subscribers(username, node)) {
       const bare = jid.split("/")[0];
-      if (!mayAccess(username, bare, config)) continue;
+      if (!mayAccess(username, bare, node, config)) continue;
       if (jid === bare ? !accounts.has(bare) : !found.has(jid)) found.add(jid);
     }
     return [...found];
@@ -197,11 +245,11 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     const routed = router.route(message);
     if (routed instanceof Promise) routed.catch(() => {});
   };
-  // §7.1.2.3: the publisher is always the owner on PEP; Prosody names it too.
+  // §7.1.2.3: the publisher, the owner unless a publisher affiliate; Prosody names it too.
   const itemElement = (username: string, item: StoredItem, config: NodeConfig) =>
     el(
       "item",
-      { id: item.id, publisher: `${username}@${domain}` },
+      { id: item.id, publisher: item.publisher ?? `${username}@${domain}` },
       config.deliverPayloads && item.payload.clone(),
     );
   const broadcast = (username: string, jids: string[], child: Element) => {
@@ -217,7 +265,8 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     const action = owner
       ? pubsub.elements()[0]
       : pubsub.elements().find((child) =>
-        !["publish-options", "configure", "options"].includes(child.name)
+        !["publish-options", "configure", "options"].includes(child.name) &&
+        child.attrs.xmlns !== NS.RSM
       );
     if (action === undefined) {
       throw new StanzaError("modify", "bad-request", { text: "No pubsub action" });
@@ -236,6 +285,14 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
         });
       }
     };
+    /** The owner, or a publisher affiliate of an existing node (§4.1: publish, retract). */
+    const needPublisher = (name: string) => {
+      if (target.own) return;
+      if (
+        store.node(target.username, name) === undefined ||
+        affiliationOf(target.username, name, requester) !== "publisher"
+      ) needOwner();
+    };
     const needNode = (): string => {
       if (node === undefined || node === "") {
         throw pubsubError("modify", "bad-request", "nodeid-required");
@@ -250,17 +307,23 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     const key = `${owner ? "owner " : ""}${type} ${action.name}`;
     switch (key) {
       case "set publish": {
-        needOwner();
         const name = needNode();
-        const published = publish(target.username, name, action, pubsub);
+        needPublisher(name);
+        const published = publish(
+          target.username,
+          name,
+          action,
+          pubsub,
+          target.own ? undefined : requester,
+        );
         const id = published.getChild("item")!.attrs.id!;
         const payload = action.getChild("item")!.elements()[0];
         changed({ username: target.username, node: name, kind: "publish", id, payload });
         return result(published);
       }
       case "set retract": {
-        needOwner();
         const name = needNode();
+        needPublisher(name);
         const id = action.getChild("item")?.attrs.id;
         if (id === undefined) throw pubsubError("modify", "bad-request", "item-required");
         const config = existing(name);
@@ -275,12 +338,31 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       case "get items": {
         const name = needNode();
         const config = existing(name);
-        if (!mayAccess(target.username, requester, config)) throw accessError(config);
+        if (!mayAccess(target.username, requester, name, config)) {
+          throw accessError(target.username, name, requester, config);
+        }
         const ids = action.getChildren("item").map((item) => item.attrs.id).filter((id) =>
           id !== undefined
         );
+        const request = ids.length > 0 ? undefined : readPageRequest(pubsub, limits.maxPageItems);
         let items: StoredItem[];
-        if (ids.length > 0) items = store.itemsById(target.username, name, ids);
+        if (request !== undefined) {
+          // §6.5.4: a page with its RSM set; max_items does not apply then.
+          const page = store.page(target.username, name, request.start, request.max);
+          if (page === undefined) {
+            throw new StanzaError("cancel", "item-not-found", {
+              text: "No such item to page from",
+            });
+          }
+          return result(
+            el(
+              "items",
+              { node: name },
+              ...page.items.map((item) => el("item", { id: item.id }, item.payload)),
+            ),
+            pageSet(page),
+          );
+        } else if (ids.length > 0) items = store.itemsById(target.username, name, ids);
         else {
           const max = action.attrs.max_items;
           if (max !== undefined && !/^[0-9]{1,9}$/.test(max)) {
@@ -298,7 +380,9 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       }
       case "set create": {
         needOwner();
-        const name = needNode();
+        // §8.1.2: without a NodeID the service names the node ("instant-nodes").
+        const instant = node === undefined || node === "";
+        const name = instant ? crypto.randomUUID() : node;
         if (store.node(target.username, name) !== undefined) {
           throw new StanzaError("cancel", "conflict", { text: "The node exists" });
         }
@@ -307,14 +391,16 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
           ? defaultConfig()
           : applyConfigForm(defaultConfig(), form, limits);
         createNode(target.username, name, config);
-        return result();
+        return instant ? result(el("create", { node: name })) : result();
       }
       case "set subscribe": {
         // XEP-0060 §6.1: an explicit subscription, of the requester's own bare or full JID.
         const name = needNode();
         const jid = subscriberJid(action, requester);
         const config = existing(name);
-        if (!mayAccess(target.username, requester, config)) throw accessError(config);
+        if (!mayAccess(target.username, requester, name, config)) {
+          throw accessError(target.username, name, requester, config);
+        }
         store.subscribe(target.username, name, jid);
         const reply = result(el("subscription", { node: name, jid, subscription: "subscribed" }));
         if (config.sendLastPublishedItem !== "never" && config.deliverNotifications) {
@@ -357,6 +443,57 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
             ),
           ),
         );
+      }
+      case "get affiliations": {
+        // §5.7: the requester's own affiliations, all nodes or one.
+        const own = requester === target.bare;
+        const mine = own
+          ? store.nodes(target.username).map(({ node: name }) => ({
+            node: name,
+            affiliation: "owner" as const,
+          }))
+          : store.affiliationsOf(target.username, requester);
+        return result(
+          entityAffiliationsElement(
+            mine.filter(({ node: name }) => node === undefined || name === node),
+          ),
+        );
+      }
+      case "owner get affiliations": {
+        // §8.9.1.
+        needOwner();
+        const name = needNode();
+        existing(name);
+        return result(
+          ownerAffiliationsElement(name, target.bare, store.affiliations(target.username, name)),
+        );
+      }
+      case "owner set affiliations": {
+        // §8.9.2: a delta, all of it or nothing; outcasts lose their subscriptions.
+        needOwner();
+        const name = needNode();
+        existing(name);
+        const changes = readAffiliationChanges(action, target.bare);
+        const after = new Map(
+          store.affiliations(target.username, name).map(({ jid, affiliation }) => [
+            jid,
+            affiliation as string,
+          ]),
+        );
+        for (const [jid, affiliation] of changes) {
+          if (affiliation === "none") after.delete(jid);
+          else after.set(jid, affiliation);
+        }
+        if (after.size > limits.maxAffiliations) {
+          throw new StanzaError("wait", "resource-constraint", {
+            text: `At most ${limits.maxAffiliations} affiliations per node`,
+          });
+        }
+        store.setAffiliations(target.username, name, changes);
+        for (const [jid, affiliation] of changes) {
+          if (affiliation === "outcast") store.unsubscribeAccount(target.username, name, jid);
+        }
+        return result();
       }
       case "owner get configure": {
         needOwner();
@@ -417,8 +554,18 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     store.createNode(username, node, config);
   };
 
-  /** XEP-0060 §7.1: one item with one payload; auto-create (§7.1.4) and preconditions (§7.1.5). */
-  const publish = (username: string, node: string, action: Element, pubsub: Element) => {
+  /**
+   * XEP-0060 §7.1: one item with one payload (§7.1.1: more than one is no longer allowed);
+   * auto-create (§7.1.4) by the owner and preconditions (§7.1.5). `publisher` is a publisher
+   * affiliate's bare JID, for an existing node.
+   */
+  const publish = (
+    username: string,
+    node: string,
+    action: Element,
+    pubsub: Element,
+    publisher?: string,
+  ) => {
     const items = action.getChildren("item");
     if (items.length === 0) throw pubsubError("modify", "bad-request", "item-required");
     if (items.length > 1) {
@@ -447,6 +594,7 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       id: items[0].attrs.id || crypto.randomUUID(),
       payload,
       published: now(),
+      publisher,
     };
     store.publish(username, node, item, keep(config));
     notifyItem(username, node, config, item);
@@ -493,7 +641,9 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     if (!config.deliverNotifications) return;
     const bare = session.jid.bare;
     if (bare !== `${username}@${domain}`) {
-      if (!hasFrom(rosters.item(username, bare)) || !mayAccess(username, bare, config)) return;
+      if (!hasFrom(rosters.item(username, bare)) || !mayAccess(username, bare, node, config)) {
+        return;
+      }
     }
     const [last] = store.items(username, node, 1);
     if (last === undefined) return;
@@ -589,7 +739,6 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
 
 /** The feature a client lacks when it asks for an action this service does not implement. */
 const FEATURE_OF: Readonly<Record<string, string>> = {
-  affiliations: "retrieve-affiliations",
   options: "subscription-options",
 };
 
@@ -627,7 +776,7 @@ function requesterOf(stanza: Element, { origin }: IqContext): string {
 function wrapDisco(
   router: Router,
   store: PepStore,
-  mayAccess: (username: string, requester: string, config: NodeConfig) => boolean,
+  mayAccess: (username: string, requester: string, node: string, config: NodeConfig) => boolean,
 ): void {
   const probe = (ns: string) => el("iq", { type: "get", id: "pep" }, el("query", { xmlns: ns }));
   let info: IqHandler | undefined;
@@ -646,7 +795,8 @@ function wrapDisco(
       const target = accountTarget(stanza, context);
       const config = store.node(target.username, node);
       if (
-        config === undefined || !mayAccess(target.username, requesterOf(stanza, context), config)
+        config === undefined ||
+        !mayAccess(target.username, requesterOf(stanza, context), node, config)
       ) {
         throw new StanzaError("cancel", "item-not-found");
       }
@@ -686,7 +836,7 @@ function wrapDisco(
     const requester = requesterOf(stanza, context);
     const query = answer.getChild("query", NS.DISCO_ITEMS);
     for (const { node, config } of store.nodes(target.username)) {
-      if (mayAccess(target.username, requester, config)) {
+      if (mayAccess(target.username, requester, node, config)) {
         query?.append(el("item", { jid: target.bare, node }));
       }
     }

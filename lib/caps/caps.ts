@@ -244,7 +244,16 @@ function serverCaps(router: Router): () => string {
   }
   let lastText = "";
   let lastVer = "";
+  let computedAt = -Infinity;
+  let featureCount = -1;
   const ver = (): string => {
+    // Every stream's features carry it, twice a login: recomputed when a feature was added, and
+    // at least once a second for the rest of the answer (which changes only as modules start).
+    const now = performance.now();
+    const count = router.serverFeatures.size;
+    if (lastVer !== "" && count === featureCount && now - computedAt < 1000) return lastVer;
+    computedAt = now;
+    featureCount = count;
     const answer = disco(probe.clone(), {});
     if (answer instanceof Promise) return lastVer;
     const query = answer.getChild("query", NS.DISCO_INFO);

@@ -215,3 +215,22 @@ Deno.test("deluser takes the account off other users' rosters", async () => {
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("start: SIGUSR2 logs a status line (SIGUSR1 is the runtime's inspector signal)", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "verona-cli-status-" });
+  try {
+    const server = await startServerProcess(["--data", dataDir]);
+    try {
+      Deno.kill(server.pid, "SIGUSR2");
+      const until = Date.now() + 5000;
+      while (!server.stderr().includes("status: ") && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.match(server.stderr(), /status: 0 connections open, 0 streams, 0 sessions bound/);
+    } finally {
+      assert.equal(await server.stop("SIGTERM"), 0);
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

@@ -6,7 +6,9 @@ export const START_USAGE = `Usage: verona start [options]
 
 Runs the XMPP server: client connections (STARTTLS required) on --port,
 multi-user chat at conference.<domain>. Stops cleanly on Ctrl-C or SIGTERM;
-SIGUSR1 logs a status line (connections, streams, sessions, memory).
+SIGUSR2 logs a status line (connections, streams, sessions, memory). Never send
+SIGUSR1: the Deno runtime answers it by opening a V8 inspector on 127.0.0.1:9229,
+which gives anyone who connects to it control of the process.
 
 Options:
   --config FILE   TOML configuration file (see lib/config/verona.example.toml)
@@ -36,13 +38,14 @@ export function startCommand(args: string[]): Promise<number> {
         `data in ${config.dataDir}`,
     );
     const status = () => console.error(`${new Date().toISOString()} ${server.statusLine()}`);
-    Deno.addSignalListener("SIGUSR1", status);
+    // Not SIGUSR1, which Deno (as Node) takes as "open the inspector", whatever we listen to.
+    Deno.addSignalListener("SIGUSR2", status);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       Deno.addSignalListener("SIGINT", stop);
       Deno.addSignalListener("SIGTERM", stop);
     });
-    Deno.removeSignalListener("SIGUSR1", status);
+    Deno.removeSignalListener("SIGUSR2", status);
     console.log("Verona stopping: closing every stream with <system-shutdown/>");
     await server.stop();
     console.log("Verona stopped");

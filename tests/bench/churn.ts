@@ -1,6 +1,6 @@
 // Churn soak: thousands of login/logout cycles with a few hundred sessions open at once, against
 // a Verona it starts with the default connection limits. At the end it asks the server for its
-// own counts (SIGUSR1 status line) and reports open connections, RSS and refused logins; every
+// own counts (SIGUSR2 status line) and reports open connections, RSS and refused logins; every
 // count must be back to zero and no login refused.
 //
 //   deno task bench:churn                          # 5000 cycles, 300 at a time
@@ -120,10 +120,10 @@ async function main(): Promise<number> {
   }
 }
 
-/** Sends SIGUSR1 and waits for the status line it makes the server log (timestamped after). */
+/** Sends SIGUSR2 and waits for the status line it makes the server log (timestamped after). */
 async function askStatus(server: { pid: number; stderr(): string }): Promise<string> {
   const asked = new Date().toISOString();
-  Deno.kill(server.pid, "SIGUSR1");
+  Deno.kill(server.pid, "SIGUSR2");
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     const lines = [...server.stderr().matchAll(/^(\S+) (status: .*)$/gm)];
@@ -131,7 +131,7 @@ async function askStatus(server: { pid: number; stderr(): string }): Promise<str
     if (answer) return answer[2];
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return "status: no answer to SIGUSR1";
+  return "status: no answer to SIGUSR2";
 }
 
 function positive(flag: string, value: string): number {

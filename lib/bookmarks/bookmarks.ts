@@ -1,23 +1,36 @@
-// Bookmark conversion between Private XML Storage (XEP-0049, with XEP-0048's
-// `<storage xmlns='storage:bookmarks'/>`) and PEP Native Bookmarks (XEP-0402 §5.3): a legacy
-// list stored in private XML becomes one `urn:xmpp:bookmarks:1` item per conference (XEP-0402
-// §3, item id the room JID, §5.3.2 "Publishing via the old specification": unchanged items are
-// not republished, removed ones are retracted), and each publish or retract on that node is
-// collated back into the private XML copy (§5.3.1 "Publishing via this specification"), so that
-// clients of either kind see the same bookmarks. The node is private (XEP-0411 §5, XEP-0223):
-// whitelist access, persistent, any number of items. Writes made by the conversion go through
-// the modules' APIs, which do not call the change listeners, so nothing converts back.
+// Bookmarks kept in step in three places: PEP Native Bookmarks (XEP-0402, one
+// `urn:xmpp:bookmarks:1` item per conference, item id the room JID), the legacy list in Private
+// XML Storage (XEP-0049 with XEP-0048's `<storage xmlns='storage:bookmarks'/>`), and the same
+// legacy list as the item "current" of the PEP node `storage:bookmarks` (XEP-0048 §3.2 via
+// XEP-0223, XEP-0411). A legacy list stored either way updates the XEP-0402 node item by item
+// (XEP-0402 §6.2 "Publishing via the old specification": unchanged items are not republished,
+// removed ones are retracted) and is copied to the other legacy place; a XEP-0402 publish or
+// retract is collated into both legacy copies (§6.1 "Publishing via this specification"),
+// keeping the legacy `<url/>` bookmarks XEP-0402 has no place for. A copy is written only when
+// it changes. Every node is private (XEP-0411 §5, XEP-0223): one that exists with another access
+// model is left alone. Writes made by the conversion go through the modules' APIs, which call no
+// change listeners, so nothing converts back.
 import type { PepApi } from "../pep/mod.ts";
 import type { PrivateStorageApi } from "../private_storage/mod.ts";
 import { el, type Element } from "../xml/element.ts";
 
 /** XEP-0402's node and namespace. */
 export const NS_BOOKMARKS2 = "urn:xmpp:bookmarks:1";
-/** XEP-0048's storage namespace. */
+/** XEP-0048's storage namespace, also the legacy PEP node's name (XEP-0048 §3.2). */
 export const NS_LEGACY = "storage:bookmarks";
+/** The legacy PEP node's one item (XEP-0223 §3). */
+export const LEGACY_ITEM = "current";
 
-/** XEP-0402 §5.3 (§6): the feature of a server that unifies private XML and PEP bookmarks. */
-export const BOOKMARKS_FEATURES: readonly string[] = [`${NS_BOOKMARKS2}#compat`];
+/** XEP-0402 §6: the feature of a server that unifies XEP-0402 and legacy PEP bookmarks. */
+export const COMPAT_PEP_FEATURE = `${NS_BOOKMARKS2}#compat-pep`;
+/**
+ * With private XML storage too: XEP-0402 §6's unification with private XML, and XEP-0411 §3's
+ * conversion between private XML and the legacy PEP node.
+ */
+export const PRIVATE_XML_FEATURES: readonly string[] = [
+  `${NS_BOOKMARKS2}#compat`,
+  "urn:xmpp:bookmarks-conversion:0",
+];
 
 /** XEP-0402 §3.3's publish-options, as a node configuration. */
 const NODE_CONFIG = {
@@ -25,6 +38,13 @@ const NODE_CONFIG = {
   maxItems: "max" as const,
   accessModel: "whitelist" as const,
   sendLastPublishedItem: "never" as const,
+};
+
+/** XEP-0223 §3's for the legacy list: one persistent item only the owner may see. */
+const LEGACY_NODE_CONFIG = {
+  persistItems: true,
+  maxItems: 1,
+  accessModel: "whitelist" as const,
 };
 
 /**
@@ -81,13 +101,25 @@ export function sameXml(a: Element, b: Element): boolean {
     });
 }
 
-/** Installs the conversion in both directions. */
-export function bookmarksConversion(pep: PepApi, privateStorage: PrivateStorageApi): void {
-  // Legacy list stored: publish what is new or changed, retract what is gone.
-  privateStorage.onSet((username, element) => {
-    if (element.name !== "storage" || element.attrs.xmlns !== NS_LEGACY) return;
+/** Installs the conversion; without private XML storage, between the two PEP nodes only. */
+export function bookmarksConversion(pep: PepApi, privateStorage?: PrivateStorageApi): void {
+  /** XEP-0411 §5: a node that exists readable by others is not written to. */
+  const isPrivate = (username: string, node: string) => {
+    const config = pep.node(username, node);
+    return config === undefined || config.accessModel === "whitelist";
+  };
+  const legacyInPep = (username: string) => {
+    const payload = pep.items(username, NS_LEGACY).at(-1)?.payload;
+    return payload?.name === "storage" && payload.attrs.xmlns === NS_LEGACY ? payload : undefined;
+  };
+  const legacyInPrivate = (username: string) =>
+    privateStorage?.get(username, "storage", NS_LEGACY) ?? undefined;
+
+  /** A legacy list into the XEP-0402 node: publish what is new or changed, retract what is gone. */
+  const toNative = (username: string, storage: Element) => {
+    if (!isPrivate(username, NS_BOOKMARKS2)) return;
     const wanted = new Map<string, Element>();
-    for (const conference of element.getChildren("conference")) {
+    for (const conference of storage.getChildren("conference")) {
       const item = toBookmarks2(conference);
       if (item !== undefined) wanted.set(item.id, item.payload);
     }
@@ -102,19 +134,48 @@ export function bookmarksConversion(pep: PepApi, privateStorage: PrivateStorageA
     for (const id of existing.keys()) {
       if (!wanted.has(id)) pep.retract(username, NS_BOOKMARKS2, id);
     }
-  });
+  };
 
-  // A XEP-0402 item published or retracted: collate the node into the private XML copy, keeping
-  // the legacy list's <url/> bookmarks, which XEP-0402 has no place for.
-  pep.onChange(({ username, node }) => {
-    if (node !== NS_BOOKMARKS2) return;
-    const old = privateStorage.get(username, "storage", NS_LEGACY);
+  /**
+   * The XEP-0402 node as a legacy list with these `<url/>`s, written to the legacy copies but
+   * `source` (which the client has just written itself) where it differs.
+   */
+  const toLegacyCopies = (username: string, urls: Element[], source?: "private" | "pep") => {
     const storage = el(
       "storage",
       { xmlns: NS_LEGACY },
       ...pep.items(username, NS_BOOKMARKS2).map((item) => toLegacy(item.id, item.payload)),
-      ...(old?.getChildren("url") ?? []).map((url) => url.clone()),
+      ...urls.map((url) => url.clone()),
     );
-    privateStorage.set(username, storage);
+    if (source !== "private" && privateStorage !== undefined) {
+      const old = legacyInPrivate(username);
+      if (old === undefined || !sameXml(old, storage)) privateStorage.set(username, storage);
+    }
+    if (source !== "pep" && isPrivate(username, NS_LEGACY)) {
+      const old = legacyInPep(username);
+      if (old === undefined || !sameXml(old, storage)) {
+        pep.publish(username, NS_LEGACY, LEGACY_ITEM, storage, LEGACY_NODE_CONFIG);
+      }
+    }
+  };
+
+  privateStorage?.onSet((username, element) => {
+    if (element.name !== "storage" || element.attrs.xmlns !== NS_LEGACY) return;
+    toNative(username, element);
+    toLegacyCopies(username, element.getChildren("url"), "private");
+  });
+
+  pep.onChange(({ username, node, kind, payload }) => {
+    if (node === NS_BOOKMARKS2) {
+      const urls = (legacyInPrivate(username) ?? legacyInPep(username))?.getChildren("url");
+      toLegacyCopies(username, urls ?? []);
+    } else if (
+      node === NS_LEGACY && kind === "publish" && payload?.name === "storage" &&
+      payload.attrs.xmlns === NS_LEGACY
+    ) {
+      // A retract of the legacy item is not taken as clearing every bookmark.
+      toNative(username, payload);
+      toLegacyCopies(username, payload.getChildren("url"), "pep");
+    }
   });
 }

@@ -12,7 +12,16 @@ import { NS } from "../stanza/ns.ts";
 import { SqliteAccountStore } from "../storage/account_store.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { el, type Element } from "../xml/element.ts";
-import { BOOKMARKS_MODULE, NS_BOOKMARKS2, NS_LEGACY, toBookmarks2, toLegacy } from "./mod.ts";
+import {
+  BOOKMARKS_MODULE,
+  COMPAT_PEP_FEATURE,
+  LEGACY_ITEM,
+  NS_BOOKMARKS2,
+  NS_LEGACY,
+  PRIVATE_XML_FEATURES,
+  toBookmarks2,
+  toLegacy,
+} from "./mod.ts";
 import { sameXml } from "./bookmarks.ts";
 
 Deno.test("a legacy conference and a XEP-0402 item convert both ways, autojoin as it is", () => {
@@ -48,7 +57,7 @@ Deno.test("sameXml ignores the order of attributes and whitespace between elemen
   assert.ok(!sameXml(a, el("c", { x: "1" }, el("nick", {}, "JC"))));
 });
 
-async function start() {
+async function start(withPrivateStorage = true) {
   const db = openDatabase(":memory:");
   const accounts = new Accounts(new SqliteAccountStore(db));
   await accounts.create("juliet", "pw");
@@ -74,7 +83,7 @@ async function start() {
       ROSTER_MODULE,
       CAPS_MODULE,
       PEP_MODULE,
-      PRIVATE_STORAGE_MODULE,
+      ...(withPrivateStorage ? [PRIVATE_STORAGE_MODULE] : []),
       BOOKMARKS_MODULE,
     ],
     {
@@ -101,10 +110,15 @@ async function start() {
   };
   const pep = running.api(PEP_MODULE)!;
   const privateStorage = running.api(PRIVATE_STORAGE_MODULE)!;
+  const features = async () =>
+    (await iq("get", el("query", { xmlns: NS.DISCO_INFO }))).getChild("query", NS.DISCO_INFO)!
+      .getChildren("feature").map((f) => f.attrs.var);
   return {
     iq,
     pep,
     privateStorage,
+    features,
+    received,
     async [Symbol.asyncDispose]() {
       await running.stop();
       db.close();
@@ -222,13 +236,138 @@ Deno.test("other private XML and other nodes are left alone", async () => {
   assert.equal(server.privateStorage.get("juliet", "storage", NS_LEGACY), null);
 });
 
-Deno.test("the module advertises XEP-0402's #compat on accounts", async () => {
-  await using server = await start();
-  const reply = await server.iq("get", el("query", { xmlns: NS.DISCO_INFO }));
-  const features = reply.getChild("query", NS.DISCO_INFO)!.getChildren("feature").map((f) =>
-    f.attrs.var
+Deno.test("the module advertises #compat, #compat-pep and XEP-0411's conversion on accounts; #compat-pep alone without private storage", async () => {
+  {
+    await using server = await start();
+    const features = await server.features();
+    for (const feature of [COMPAT_PEP_FEATURE, ...PRIVATE_XML_FEATURES]) {
+      assert.ok(features.includes(feature), features.join(" "));
+    }
+  }
+  await using server = await start(false);
+  const features = await server.features();
+  assert.ok(features.includes(COMPAT_PEP_FEATURE));
+  for (const feature of PRIVATE_XML_FEATURES) assert.ok(!features.includes(feature));
+});
+
+const legacyPublish = (id: string, ...children: Element[]) =>
+  el(
+    "pubsub",
+    { xmlns: NS.PUBSUB },
+    el(
+      "publish",
+      { node: NS_LEGACY },
+      el("item", { id }, el("storage", { xmlns: NS_LEGACY }, ...children)),
+    ),
+    el(
+      "publish-options",
+      {},
+      el(
+        "x",
+        { xmlns: NS.DATA_FORMS, type: "submit" },
+        el("field", { var: "FORM_TYPE" }, el("value", {}, NS.PUBSUB_PUBLISH_OPTIONS)),
+        el("field", { var: "pubsub#access_model" }, el("value", {}, "whitelist")),
+      ),
+    ),
   );
-  assert.ok(features.includes(`${NS_BOOKMARKS2}#compat`), features.join(" "));
+
+Deno.test("#compat-pep: private XML is copied to the whitelist storage:bookmarks node, once per change", async () => {
+  await using server = await start();
+  const play = el("conference", { jid: "play@conference.localhost", autojoin: "true" });
+  const url = el("url", { name: "Verona", url: "https://verona.example" });
+  await server.iq("set", storeLegacy(play, url));
+  const [item] = server.pep.items("juliet", NS_LEGACY);
+  assert.equal(item.id, LEGACY_ITEM);
+  assert.ok(sameXml(item.payload, el("storage", { xmlns: NS_LEGACY }, play, url)));
+  assert.equal(server.pep.node("juliet", NS_LEGACY)?.accessModel, "whitelist");
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await server.iq("set", storeLegacy(play, url));
+  assert.equal(server.pep.items("juliet", NS_LEGACY)[0].published, item.published);
+});
+
+Deno.test("#compat-pep: a legacy PEP publish updates XEP-0402 items and private XML, and is not republished", async () => {
+  await using server = await start();
+  const orchard = el("conference", { jid: "orchard@conference.localhost", name: "Orchard" });
+  const url = el("url", { name: "Verona", url: "https://verona.example" });
+  await server.iq("set", legacyPublish("current", orchard, url));
+  assert.deepEqual(server.pep.items("juliet", NS_BOOKMARKS2).map((i) => i.id), [
+    "orchard@conference.localhost",
+  ]);
+  assert.ok(
+    sameXml(
+      server.privateStorage.get("juliet", "storage", NS_LEGACY)!,
+      el("storage", { xmlns: NS_LEGACY }, orchard, url),
+    ),
+  );
+  const [item] = server.pep.items("juliet", NS_LEGACY);
+  assert.equal(item.id, "current");
+
+  // A XEP-0402 retract reaches the legacy PEP copy, the <url/> kept.
+  await server.iq(
+    "set",
+    el(
+      "pubsub",
+      { xmlns: NS.PUBSUB },
+      el("retract", { node: NS_BOOKMARKS2 }, el("item", { id: "orchard@conference.localhost" })),
+    ),
+  );
+  assert.ok(
+    sameXml(
+      server.pep.items("juliet", NS_LEGACY)[0].payload,
+      el("storage", { xmlns: NS_LEGACY }, url),
+    ),
+  );
+});
+
+Deno.test("#compat-pep without private storage, and a legacy node others may read is not written", async () => {
+  await using server = await start(false);
+  await server.iq(
+    "set",
+    el(
+      "pubsub",
+      { xmlns: NS.PUBSUB },
+      el(
+        "publish",
+        { node: NS_BOOKMARKS2 },
+        el("item", { id: "play@conference.localhost" }, el("conference", { xmlns: NS_BOOKMARKS2 })),
+      ),
+    ),
+  );
+  assert.ok(
+    sameXml(
+      server.pep.items("juliet", NS_LEGACY)[0].payload,
+      el("storage", { xmlns: NS_LEGACY }, el("conference", { jid: "play@conference.localhost" })),
+    ),
+  );
+  // The owner opens the legacy node: the conversion stops writing to it.
+  await server.iq(
+    "set",
+    el(
+      "pubsub",
+      { xmlns: NS.PUBSUB_OWNER },
+      el(
+        "configure",
+        { node: NS_LEGACY },
+        el(
+          "x",
+          { xmlns: NS.DATA_FORMS, type: "submit" },
+          el("field", { var: "pubsub#access_model" }, el("value", {}, "presence")),
+        ),
+      ),
+    ),
+  );
+  await server.iq(
+    "set",
+    el(
+      "pubsub",
+      { xmlns: NS.PUBSUB },
+      el("retract", { node: NS_BOOKMARKS2 }, el("item", { id: "play@conference.localhost" })),
+    ),
+  );
+  assert.equal(
+    server.pep.items("juliet", NS_LEGACY)[0].payload.getChildren("conference").length,
+    1,
+  );
 });
 
 Deno.test("without pep the module starts, converts nothing and advertises nothing", async () => {
@@ -261,6 +400,6 @@ Deno.test("without pep the module starts, converts nothing and advertises nothin
     session,
   );
   const features = received.pop()!.getChild("query", NS.DISCO_INFO)!.getChildren("feature");
-  assert.ok(!features.some((f) => f.attrs.var === `${NS_BOOKMARKS2}#compat`));
+  assert.ok(!features.some((f) => f.attrs.var?.startsWith(NS_BOOKMARKS2)));
   await running.stop();
 });

@@ -128,6 +128,7 @@ shaper_rules:
   c2s_shaper: none
 modules:
   mod_blocking: {}
+  mod_caps: {}
   mod_carboncopy: {}
   mod_disco: {}
   mod_last: {}
@@ -142,6 +143,8 @@ modules:
   mod_ping: {}
   mod_privacy: {}
   mod_private: {}
+  mod_pubsub:
+    plugins: ["flat", "pep"]
   mod_roster: {}
   mod_time: {}
   mod_vcard: {}
@@ -185,6 +188,6 @@ modules:
     configPath,
     setup: `erl -s ejabberd (no distribution), Mnesia in the temp dir, ${options.accounts.count} ` +
       "accounts (SCRAM-SHA-1 keys, via mod_http_api), c2s shaper none, max_fsm_queue 1000000, " +
-      "MUC max_users 100000, listen backlog 1024",
+      "MUC max_users 100000, mod_pubsub with PEP and mod_caps, listen backlog 1024",
   };
 }

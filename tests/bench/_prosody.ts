@@ -110,7 +110,7 @@ network_settings = { tcp_backlog = 1024 }
 modules_disabled = { "s2s" }
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "ping"; "carbons"; "blocklist"; "private"; "vcard";
-  "version"; "time"; "lastactivity"; "offline";
+  "version"; "time"; "lastactivity"; "offline"; "pep";
 }
 c2s_require_encryption = true
 allow_unencrypted_plain_auth = false
@@ -138,6 +138,6 @@ Component ${lua(`conference.${domain}`)} "muc"
     port,
     configPath,
     setup: `prosody -F, ${count} accounts (internal_hashed files, SCRAM-SHA-1 keys), ` +
-      "everything else in memory storage, no mod_limits, tcp_backlog 1024",
+      "everything else (PEP too: mod_pep on) in memory storage, no mod_limits, tcp_backlog 1024",
   };
 }

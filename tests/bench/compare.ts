@@ -11,8 +11,9 @@
 // throttled (see _prosody.ts and _ejabberd.ts). Each is pinned to CPU 0 and the generator to
 // CPU 1. Per server, each on a fresh process of it (same data directory):
 //   1. load: tests/bench/load.ts --host --port --server-pid --json against it (logins, 1:1 chat
-//      to full JIDs, joins of one room of --clients, groupchat fan-out in a room of
-//      --occupants), which reads the server's CPU time from /proc. Every phase runs as fast as
+//      to full JIDs, PEP tune events from one account to its --clients - 1 contacts, at most
+//      500, joins of one room of --clients, groupchat fan-out in a room of --occupants), which
+//      reads the server's CPU time from /proc. Every phase runs as fast as
 //      the server goes (windows of messages in flight), so CPU per delivery is at saturation.
 //   2. idle memory: two batches of --idle-sessions logged-in sessions are opened and held; the
 //      server's RSS after each (once its CPU is quiet) gives the memory per session, the second
@@ -462,9 +463,11 @@ function figures(result: ServerResult): Record<string, number> {
   const logins = (key: string) => num(pick(load, "logins", key));
   const chat = (key: string) => num(pick(load, "chat", 0, key));
   const fan = (key: string) => num(pick(load, "fanout", 0, key));
+  const pep = (key: string) => num(pick(load, "pep", key));
   const shares = [
     logins("generatorCpuShare"),
     chat("generatorCpuShare"),
+    pep("generatorCpuShare"),
     num(pick(load, "joins", "generatorCpuShare")),
     fan("generatorCpuShare"),
   ].filter(Number.isFinite);
@@ -477,6 +480,12 @@ function figures(result: ServerResult): Record<string, number> {
     chatBusy: chat("serverCpuShare"),
     chatP50: chat("latencyMsP50"),
     chatP99: chat("latencyMsP99"),
+    pepCpu: pep("serverCpuUsPerDelivery"),
+    pepRate: pep("deliveriesPerSecond"),
+    pepBusy: pep("serverCpuShare"),
+    pepP50: pep("latencyMsP50"),
+    pepP99: pep("latencyMsP99"),
+    pepRtt: pep("publishRttMsP50"),
     joinCpu: num(pick(load, "joins", "serverCpuMsPerJoin")),
     mucCpu: fan("serverCpuUsPerDelivery"),
     mucRate: fan("deliveriesPerSecond"),
@@ -486,7 +495,8 @@ function figures(result: ServerResult): Record<string, number> {
     idleKiB: num(result.idle?.kibPerSession),
     idleKiBFirst: num(result.idle?.kibPerSessionFirst),
     generatorMax: shares.length === 0 ? NaN : Math.max(...shares),
-    missing: chat("missing") + fan("missing") + chat("errors") + fan("errors"),
+    missing: chat("missing") + fan("missing") + chat("errors") + fan("errors") +
+      (Number.isFinite(pep("missing")) ? pep("missing") + pep("errors") : 0),
   };
 }
 
@@ -499,6 +509,12 @@ const ROWS: [key: string, label: string, unit: string][] = [
   ["chatBusy", "1:1 chat: server CPU busy", "busy"],
   ["chatP50", "1:1 chat: latency p50", "ms"],
   ["chatP99", "1:1 chat: latency p99", "ms"],
+  ["pepCpu", "PEP: server CPU per event", "µs"],
+  ["pepRate", "PEP: events/s", ""],
+  ["pepBusy", "PEP: server CPU busy", "busy"],
+  ["pepP50", "PEP: latency p50", "ms"],
+  ["pepP99", "PEP: latency p99", "ms"],
+  ["pepRtt", "PEP: publish iq round trip p50", "ms"],
   ["joinCpu", "MUC join (room of CLIENTS): server CPU per join", "ms"],
   ["mucCpu", "MUC: server CPU per delivery", "µs"],
   ["mucRate", "MUC: deliveries/s", ""],
@@ -572,7 +588,8 @@ function renderTable(byName: Map<ServerName, Record<string, number>>, options: O
   const header = ["figure", ...columns, ...ratios.map((name) => `Verona/${DISPLAY[name]}`)];
   const rows = ROWS.map(([key, template, unit]) => {
     const label = template.replace("CLIENTS", String(options.clients))
-      .replace(/^MUC:/, `MUC, ${options.occupants} occupants:`);
+      .replace(/^MUC:/, `MUC, ${options.occupants} occupants:`)
+      .replace(/^PEP:/, `PEP, ${Math.min(500, options.clients - 1)} contacts:`);
     const values = options.servers.map((name) => byName.get(name)?.[key] ?? NaN);
     const verona = byName.get("verona")?.[key] ?? NaN;
     return [

@@ -801,6 +801,7 @@ function printPep(
         result.missing === 0 ? 0 : `${result.missing}${result.stalled ? " (stalled)" : ""}`,
       ],
       ["out of order", result.outOfOrder === 0 ? undefined : result.outOfOrder],
+      ["duplicates (not counted)", result.duplicates === 0 ? undefined : result.duplicates],
       ["errors", result.errors === 0 ? undefined : `${result.errors}: ${result.firstError}`],
       ["server CPU busy", unit(Math.round(result.serverCpuShare * 100), "%")],
       ["generator CPU busy", busy(result.generatorCpuShare)],

@@ -1,7 +1,8 @@
 // Personal Eventing Protocol (XEP-0163): every account a pubsub service (XEP-0060) at its bare
 // JID. Publish with auto-create (XEP-0060 §7.1, §7.1.4) and publish-options preconditions
 // (§7.1.5, XEP-0223), retract (§7.2), item retrieval (§6.5) with max_items (§6.5.7) and RSM
-// paging (§6.5.4, XEP-0059), explicit subscriptions (§6.1, §6.2, §5.6), affiliations (§4.1,
+// paging (§6.5.4, XEP-0059), explicit subscriptions (§6.1, §6.2, §5.6) and their options (§6.3:
+// see subscription_options.ts), affiliations (§4.1,
 // §5.7, §8.9: see affiliations.ts), node creation (§8.1, instant nodes §8.1.2), configuration
 // (§8.2), default configuration (§8.3), deletion (§8.4) and purge (§8.5), access
 // models (§4.5) for items and notifications, notifications (§7.1.2) filtered by the recipients'
@@ -37,6 +38,11 @@ import {
   readAffiliationChanges,
 } from "./affiliations.ts";
 import { pageSet, readPageRequest } from "./items_page.ts";
+import {
+  DEFAULT_SUBSCRIPTION_OPTIONS,
+  readSubscriptionOptions,
+  subscriptionOptionsForm,
+} from "./subscription_options.ts";
 import type { PepStore, StoredItem } from "./pep_store.ts";
 
 /**
@@ -79,6 +85,7 @@ export const PEP_FEATURES: readonly string[] = [
   "retrieve-subscriptions",
   "rsm",
   "subscribe",
+  "subscription-options",
 ].map((feature) => `${NS.PUBSUB}#${feature}`);
 
 /** The server's bounds on PEP. */
@@ -261,23 +268,27 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     const requester = requesterOf(stanza, context);
     const pubsub = stanza.elements()[0];
     const owner = pubsub.attrs.xmlns === NS.PUBSUB_OWNER;
-    // Beside the action: <publish-options/>, <configure/> (with <create/>), <options/>.
+    // Beside the action: <publish-options/>, <configure/> (with <create/>), <options/> (with
+    // <subscribe/>, or alone the action, §6.3), an RSM <set/> (with <items/>).
+    const children = pubsub.elements().filter((child) => child.attrs.xmlns !== NS.RSM);
     const action = owner
-      ? pubsub.elements()[0]
-      : pubsub.elements().find((child) =>
-        !["publish-options", "configure", "options"].includes(child.name) &&
-        child.attrs.xmlns !== NS.RSM
-      );
+      ? children[0]
+      : children.find((child) =>
+        !["publish-options", "configure", "options"].includes(child.name)
+      ) ??
+        children.find((child) => child.name === "options");
     if (action === undefined) {
       throw new StanzaError("modify", "bad-request", { text: "No pubsub action" });
     }
     const type = stanza.attrs.type;
     const node = action.attrs.node;
-    const result = (...children: Element[]) =>
-      accountReply(stanza, context).append(
+    const result = (...given: (Element | false)[]) => {
+      const children = given.filter((child) => child !== false);
+      return accountReply(stanza, context).append(
         children.length > 0 &&
           el("pubsub", { xmlns: owner ? NS.PUBSUB_OWNER : NS.PUBSUB }, ...children),
       );
+    };
     const needOwner = () => {
       if (!target.own) {
         throw new StanzaError("auth", "forbidden", {
@@ -401,8 +412,27 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
         if (!mayAccess(target.username, requester, name, config)) {
           throw accessError(target.username, name, requester, config);
         }
+        // §6.3.7: options with the subscription, checked before subscribing.
+        const given = pubsub.getChild("options");
+        if (
+          given !== undefined && (given.attrs.node !== undefined || given.attrs.jid !== undefined)
+        ) {
+          throw new StanzaError("modify", "bad-request", {
+            text: "<options/> beside <subscribe/> takes no node or jid",
+          });
+        }
+        const options = given === undefined ? undefined : readSubscriptionOptions(
+          given.getChild("x", NS.DATA_FORMS),
+          DEFAULT_SUBSCRIPTION_OPTIONS,
+        );
         store.subscribe(target.username, name, jid);
-        const reply = result(el("subscription", { node: name, jid, subscription: "subscribed" }));
+        if (options !== undefined) {
+          store.setSubscriptionOptions(target.username, name, jid, options);
+        }
+        const reply = result(
+          el("subscription", { node: name, jid, subscription: "subscribed" }),
+          options !== undefined && el("options", {}, subscriptionOptionsForm(options, "result")),
+        );
         if (config.sendLastPublishedItem !== "never" && config.deliverNotifications) {
           const [last] = store.items(target.username, name, 1);
           // §6.1.7: the last item follows the subscription result, which the router sends once
@@ -427,6 +457,25 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
         if (!store.unsubscribe(target.username, name, jid)) {
           throw pubsubError("cancel", "unexpected-request", "not-subscribed");
         }
+        return result();
+      }
+      case "get options":
+      case "set options": {
+        // §6.3.2, §6.3.5: the options of one's own subscription.
+        const name = needNode();
+        const jid = subscriberJid(action, requester);
+        existing(name);
+        const current = store.subscriptionOptions(target.username, name, jid);
+        if (current === undefined) {
+          throw pubsubError("cancel", "unexpected-request", "not-subscribed");
+        }
+        if (type === "get") {
+          return result(
+            el("options", { node: name, jid }, subscriptionOptionsForm(current, "form")),
+          );
+        }
+        const next = readSubscriptionOptions(action.getChild("x", NS.DATA_FORMS), current);
+        store.setSubscriptionOptions(target.username, name, jid, next);
         return result();
       }
       case "get subscriptions": {
@@ -542,7 +591,7 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       }
       default:
         throw pubsubError("cancel", "feature-not-implemented", "unsupported", undefined, {
-          feature: FEATURE_OF[action.name] ?? action.name,
+          feature: action.name,
         });
     }
   };
@@ -736,11 +785,6 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     },
   };
 }
-
-/** The feature a client lacks when it asks for an action this service does not implement. */
-const FEATURE_OF: Readonly<Record<string, string>> = {
-  options: "subscription-options",
-};
 
 /** The `jid` of a subscribe or unsubscribe: the requester's own (§6.1.3.1: invalid-jid). */
 function subscriberJid(action: Element, requester: string): string {

@@ -7,6 +7,7 @@ import { integer, text, textOrNull, transaction } from "../storage/sql.ts";
 import type { Element } from "../xml/element.ts";
 import { loadXml, storeXml } from "../xml/stored.ts";
 import type { Affiliation } from "./affiliations.ts";
+import type { SubscriptionOptions } from "./subscription_options.ts";
 import { type NodeConfig, parseConfig } from "./node_config.ts";
 
 /** The pep module's schema, oldest step first (never edit a shipped step: append one). */
@@ -47,6 +48,8 @@ export const PEP_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX pep_affiliations_jid ON pep_affiliations (username, jid);
   ALTER TABLE pep_items ADD COLUMN publisher TEXT;`,
+  // Subscription options (XEP-0060 §6.3): pubsub#deliver.
+  `ALTER TABLE pep_subscriptions ADD COLUMN deliver INTEGER NOT NULL DEFAULT 1;`,
 ];
 
 /** One stored item. */
@@ -110,8 +113,17 @@ export interface PepStore {
   subscribe(username: string, node: string, jid: string): void;
   /** Removes one; false if there was none. */
   unsubscribe(username: string, node: string, jid: string): boolean;
-  /** The explicit subscribers of a node. */
+  /** The explicit subscribers of a node that want notifications (§6.3: pubsub#deliver). */
   subscribers(username: string, node: string): string[];
+  /** The options of one subscription; undefined when `jid` is not subscribed. */
+  subscriptionOptions(username: string, node: string, jid: string): SubscriptionOptions | undefined;
+  /** Sets the options of an existing subscription. */
+  setSubscriptionOptions(
+    username: string,
+    node: string,
+    jid: string,
+    options: SubscriptionOptions,
+  ): void;
   /** The explicit subscriptions on the account's service, as (node, jid) pairs. */
   subscriptions(username: string): { node: string; jid: string }[];
   /** Removes the subscriptions of a bare JID and of its full JIDs to one node. */
@@ -250,8 +262,31 @@ export class SqlitePepStore implements PepStore {
 
   subscribers(username: string, node: string): string[] {
     return this.#db.prepare(
-      "SELECT jid FROM pep_subscriptions WHERE username = ? AND node = ? ORDER BY jid",
+      "SELECT jid FROM pep_subscriptions WHERE username = ? AND node = ? AND deliver = 1 " +
+        "ORDER BY jid",
     ).all(username, node).map((row) => text(row, "jid"));
+  }
+
+  subscriptionOptions(
+    username: string,
+    node: string,
+    jid: string,
+  ): SubscriptionOptions | undefined {
+    const row = this.#db.prepare(
+      "SELECT deliver FROM pep_subscriptions WHERE username = ? AND node = ? AND jid = ?",
+    ).get(username, node, jid);
+    return row === undefined ? undefined : { deliver: integer(row, "deliver") === 1 };
+  }
+
+  setSubscriptionOptions(
+    username: string,
+    node: string,
+    jid: string,
+    options: SubscriptionOptions,
+  ): void {
+    this.#db.prepare(
+      "UPDATE pep_subscriptions SET deliver = ? WHERE username = ? AND node = ? AND jid = ?",
+    ).run(options.deliver ? 1 : 0, username, node, jid);
   }
 
   subscriptions(username: string): { node: string; jid: string }[] {

@@ -59,6 +59,7 @@ export const NS = {
   PUBSUB_NODE_CONFIG: "http://jabber.org/protocol/pubsub#node_config",
   PUBSUB_PUBLISH_OPTIONS: "http://jabber.org/protocol/pubsub#publish-options",
   PUBSUB_META_DATA: "http://jabber.org/protocol/pubsub#meta-data",
+  PUBSUB_SUBSCRIBE_OPTIONS: "http://jabber.org/protocol/pubsub#subscribe_options",
   SM: "urn:xmpp:sm:3",
   CSI: "urn:xmpp:csi:0",
 } as const;

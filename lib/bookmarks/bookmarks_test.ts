@@ -126,6 +126,20 @@ async function start(withPrivateStorage = true) {
   };
 }
 
+const publish2 = (id: string, payload: Element) =>
+  el(
+    "pubsub",
+    { xmlns: NS.PUBSUB },
+    el("publish", { node: NS_BOOKMARKS2 }, el("item", { id }, payload)),
+  );
+
+const retract2 = (id: string) =>
+  el(
+    "pubsub",
+    { xmlns: NS.PUBSUB },
+    el("retract", { node: NS_BOOKMARKS2 }, el("item", { id })),
+  );
+
 const storeLegacy = (...children: Element[]) =>
   el("query", { xmlns: NS.PRIVATE }, el("storage", { xmlns: NS_LEGACY }, ...children));
 
@@ -171,18 +185,9 @@ Deno.test("a bookmarks:1 publish and retract update the private XML copy, keepin
   await server.iq("set", storeLegacy(url));
   await server.iq(
     "set",
-    el(
-      "pubsub",
-      { xmlns: NS.PUBSUB },
-      el(
-        "publish",
-        { node: NS_BOOKMARKS2 },
-        el(
-          "item",
-          { id: "play@conference.localhost" },
-          el("conference", { xmlns: NS_BOOKMARKS2, name: "The Play" }, el("nick", {}, "JC")),
-        ),
-      ),
+    publish2(
+      "play@conference.localhost",
+      el("conference", { xmlns: NS_BOOKMARKS2, name: "The Play" }, el("nick", {}, "JC")),
     ),
   );
   assert.equal(
@@ -200,14 +205,7 @@ Deno.test("a bookmarks:1 publish and retract update the private XML copy, keepin
   );
   // The conversion's own write did not convert back: still the one item.
   assert.equal(server.pep.items("juliet", NS_BOOKMARKS2).length, 1);
-  await server.iq(
-    "set",
-    el(
-      "pubsub",
-      { xmlns: NS.PUBSUB },
-      el("retract", { node: NS_BOOKMARKS2 }, el("item", { id: "play@conference.localhost" })),
-    ),
-  );
+  await server.iq("set", retract2("play@conference.localhost"));
   assert.equal(
     server.privateStorage.get("juliet", "storage", NS_LEGACY)?.toString(),
     el("storage", { xmlns: NS_LEGACY }, url).toString(),
@@ -303,14 +301,7 @@ Deno.test("#compat-pep: a legacy PEP publish updates XEP-0402 items and private 
   assert.equal(item.id, "current");
 
   // A XEP-0402 retract reaches the legacy PEP copy, the <url/> kept.
-  await server.iq(
-    "set",
-    el(
-      "pubsub",
-      { xmlns: NS.PUBSUB },
-      el("retract", { node: NS_BOOKMARKS2 }, el("item", { id: "orchard@conference.localhost" })),
-    ),
-  );
+  await server.iq("set", retract2("orchard@conference.localhost"));
   assert.ok(
     sameXml(
       server.pep.items("juliet", NS_LEGACY)[0].payload,
@@ -323,15 +314,7 @@ Deno.test("#compat-pep without private storage, and a legacy node others may rea
   await using server = await start(false);
   await server.iq(
     "set",
-    el(
-      "pubsub",
-      { xmlns: NS.PUBSUB },
-      el(
-        "publish",
-        { node: NS_BOOKMARKS2 },
-        el("item", { id: "play@conference.localhost" }, el("conference", { xmlns: NS_BOOKMARKS2 })),
-      ),
-    ),
+    publish2("play@conference.localhost", el("conference", { xmlns: NS_BOOKMARKS2 })),
   );
   assert.ok(
     sameXml(
@@ -356,14 +339,7 @@ Deno.test("#compat-pep without private storage, and a legacy node others may rea
       ),
     ),
   );
-  await server.iq(
-    "set",
-    el(
-      "pubsub",
-      { xmlns: NS.PUBSUB },
-      el("retract", { node: NS_BOOKMARKS2 }, el("item", { id: "play@conference.localhost" })),
-    ),
-  );
+  await server.iq("set", retract2("play@conference.localhost"));
   assert.equal(
     server.pep.items("juliet", NS_LEGACY)[0].payload.getChildren("conference").length,
     1,

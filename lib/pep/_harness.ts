@@ -141,6 +141,21 @@ export function pubsubIq(
   return el("iq", { type, id: "q", to }, el("pubsub", { xmlns: NS.PUBSUB }, ...children));
 }
 
+/** A submitted form of `formType` with one value per field. */
+export function submitForm(formType: string, fields: Record<string, string>): Element {
+  return el(
+    "x",
+    { xmlns: NS.DATA_FORMS, type: "submit" },
+    el("field", { var: "FORM_TYPE", type: "hidden" }, el("value", {}, formType)),
+    ...Object.entries(fields).map(([v, value]) => el("field", { var: v }, el("value", {}, value))),
+  );
+}
+
+/** `<publish-options/>` (XEP-0060 §7.1.5) with these fields. */
+export function publishOptions(fields: Record<string, string>): Element {
+  return el("publish-options", {}, submitForm(NS.PUBSUB_PUBLISH_OPTIONS, fields));
+}
+
 /** The headline notifications a session received, removed from its list. */
 export function takeEvents(session: TestSession): Element[] {
   const events = session.received.filter((s) => s.getChild("event", NS.PUBSUB_EVENT));

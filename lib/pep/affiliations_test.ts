@@ -3,7 +3,14 @@ import { NS } from "../stanza/ns.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { el, type Element } from "../xml/element.ts";
 import { readAffiliationChanges } from "./affiliations.ts";
-import { lastIq, pubsubIq, startHarness, takeEvents, type TestSession } from "./_harness.ts";
+import {
+  lastIq,
+  publishOptions,
+  pubsubIq,
+  startHarness,
+  takeEvents,
+  type TestSession,
+} from "./_harness.ts";
 
 const NOTES = "urn:example:notes";
 
@@ -34,17 +41,7 @@ async function whitelistNode() {
   const db = openDatabase(":memory:");
   const h = await startHarness(db, ["juliet", "romeo", "nurse", "tybalt"]);
   const juliet = h.bind("juliet@localhost/balcony");
-  const options = el(
-    "publish-options",
-    {},
-    el(
-      "x",
-      { xmlns: NS.DATA_FORMS, type: "submit" },
-      el("field", { var: "FORM_TYPE" }, el("value", {}, NS.PUBSUB_PUBLISH_OPTIONS)),
-      el("field", { var: "pubsub#access_model" }, el("value", {}, "whitelist")),
-      el("field", { var: "pubsub#max_items" }, el("value", {}, "10")),
-    ),
-  );
+  const options = publishOptions({ "pubsub#access_model": "whitelist", "pubsub#max_items": "10" });
   await h.send(
     juliet,
     pubsubIq(

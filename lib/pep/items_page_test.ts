@@ -3,7 +3,7 @@ import { NS } from "../stanza/ns.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { el, type Element } from "../xml/element.ts";
 import { readPageRequest } from "./items_page.ts";
-import { lastIq, pubsubIq, startHarness } from "./_harness.ts";
+import { lastIq, publishOptions, pubsubIq, startHarness } from "./_harness.ts";
 
 function set(...children: Element[]): Element {
   return el(
@@ -39,15 +39,7 @@ Deno.test("items with RSM: pages in publish order with first, last and count (XE
   using db = openDatabase(":memory:");
   const h = await startHarness(db, ["juliet"]);
   const juliet = h.bind("juliet@localhost/balcony");
-  const options = el(
-    "publish-options",
-    {},
-    el(
-      "x",
-      { xmlns: NS.DATA_FORMS, type: "submit" },
-      el("field", { var: "pubsub#max_items" }, el("value", {}, "10")),
-    ),
-  );
+  const options = publishOptions({ "pubsub#max_items": "10" });
   for (const id of ["a", "b", "c", "d", "e"]) {
     await h.send(
       juliet,

@@ -3,7 +3,7 @@ import { assertStanza } from "../replay/match.ts";
 import { NS } from "../stanza/ns.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { el, type Element } from "../xml/element.ts";
-import { lastIq, pubsubIq, startHarness, takeEvents } from "./_harness.ts";
+import { lastIq, publishOptions, pubsubIq, startHarness, takeEvents } from "./_harness.ts";
 import { SqlitePepStore } from "./pep_store.ts";
 
 const TUNE = "http://jabber.org/protocol/tune";
@@ -18,21 +18,6 @@ function publish(node: string, id: string | undefined, payload: Element, options
     undefined,
     el("publish", { node }, el("item", { id }, payload)),
     ...(options ? [options] : []),
-  );
-}
-
-function publishOptions(fields: Record<string, string>): Element {
-  return el(
-    "publish-options",
-    {},
-    el(
-      "x",
-      { xmlns: NS.DATA_FORMS, type: "submit" },
-      el("field", { var: "FORM_TYPE", type: "hidden" }, el("value", {}, NS.PUBSUB_PUBLISH_OPTIONS)),
-      ...Object.entries(fields).map(([v, value]) =>
-        el("field", { var: v }, el("value", {}, value))
-      ),
-    ),
   );
 }
 

@@ -3,19 +3,17 @@ import { NS } from "../stanza/ns.ts";
 import { openDatabase } from "../storage/sqlite.ts";
 import { el, type Element } from "../xml/element.ts";
 import { readSubscriptionOptions, subscriptionOptionsForm } from "./subscription_options.ts";
-import { lastIq, pubsubIq, startHarness, takeEvents } from "./_harness.ts";
+import {
+  lastIq,
+  publishOptions,
+  pubsubIq,
+  startHarness,
+  submitForm,
+  takeEvents,
+} from "./_harness.ts";
 
-function submit(
-  fields: Record<string, string>,
-  formType: string = NS.PUBSUB_SUBSCRIBE_OPTIONS,
-): Element {
-  return el(
-    "x",
-    { xmlns: NS.DATA_FORMS, type: "submit" },
-    el("field", { var: "FORM_TYPE" }, el("value", {}, formType)),
-    ...Object.entries(fields).map(([v, value]) => el("field", { var: v }, el("value", {}, value))),
-  );
-}
+const submit = (fields: Record<string, string>, formType: string = NS.PUBSUB_SUBSCRIBE_OPTIONS) =>
+  submitForm(formType, fields);
 
 function outcome(iq: Element): string {
   if (iq.attrs.type === "result") return "ok";
@@ -55,11 +53,7 @@ Deno.test("a subscriber turns delivery off and on, or subscribes with it off (§
   const h = await startHarness(db, ["juliet", "mercutio"]);
   const juliet = h.bind("juliet@localhost/balcony");
   const mercutio = h.bind("mercutio@localhost/street");
-  const open = el(
-    "publish-options",
-    {},
-    submit({ "pubsub#access_model": "open" }, NS.PUBSUB_PUBLISH_OPTIONS),
-  );
+  const open = publishOptions({ "pubsub#access_model": "open" });
   const publish = (id: string) =>
     pubsubIq(
       "set",

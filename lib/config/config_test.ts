@@ -46,7 +46,12 @@ const MODULE_DEFAULTS = {
   bookmarks: { enabled: true },
   avatars: { enabled: true },
   registration: { enabled: true, allow: false, tombstoneDays: 30, minSecondsBetween: 300 },
-  muc: { enabled: true },
+  muc: {
+    enabled: true,
+    archiving: true,
+    archiveExpiresAfter: 604_800_000,
+    vcardMaxBytes: 131072,
+  },
 };
 
 function expected(changes: Partial<Config> = {}): Config {

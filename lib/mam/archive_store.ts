@@ -50,6 +50,8 @@ export interface NewArchivedMessage {
   time?: number;
   /** Its archive id, if the caller made one (unpredictable and unused); default a new one. */
   id?: string;
+  /** The sender's real full JID, kept where the table has a `real_jid` column (rooms). */
+  realJid?: string;
 }
 
 /** One archived message as read back. */
@@ -60,6 +62,8 @@ export interface ArchivedMessage {
   with: string;
   direction: "in" | "out";
   stanza: string;
+  /** The sender's real full JID, where the archive keeps it (rooms, XEP-0313 §6.1.2). */
+  realJid?: string;
 }
 
 /** What a query selects (the result set, XEP-0313 §4.1) and which page of it (§4.3). */
@@ -158,6 +162,8 @@ export class SqliteArchiveStore implements ArchiveStore {
   #countLimit: number;
   #table: string;
   #prefsTable: string | null;
+  #columns: string;
+  #realJids: boolean;
 
   constructor(
     db: DatabaseSync,
@@ -177,6 +183,8 @@ export class SqliteArchiveStore implements ArchiveStore {
       table?: string;
       /** The preferences' table, or null for archives without preferences; default `mam_prefs`. */
       prefsTable?: string | null;
+      /** The table has a `real_jid` column, written from and read into `realJid` (rooms). */
+      realJids?: boolean;
     } = {},
   ) {
     this.#db = db;
@@ -185,6 +193,8 @@ export class SqliteArchiveStore implements ArchiveStore {
     this.#countLimit = options.countLimit ?? 10_000;
     this.#table = options.table ?? "mam_archive";
     this.#prefsTable = options.prefsTable === undefined ? "mam_prefs" : options.prefsTable;
+    this.#realJids = options.realJids ?? false;
+    this.#columns = this.#realJids ? `${COLUMNS}, real_jid` : COLUMNS;
     this.#withPrefs = new Set(
       this.#prefsTable === null
         ? []
@@ -208,7 +218,7 @@ export class SqliteArchiveStore implements ArchiveStore {
     const id = message.id ?? this.#newId();
     const time = Math.max(message.time ?? Date.now(), this.#last);
     this.#last = time;
-    this.#pending.push([
+    const row: SQLInputValue[] = [
       owner,
       id,
       time,
@@ -216,7 +226,9 @@ export class SqliteArchiveStore implements ArchiveStore {
       message.withResource ?? "",
       message.direction,
       message.stanza,
-    ]);
+    ];
+    if (this.#realJids) row.push(message.realJid ?? null);
+    this.#pending.push(row);
     if (this.#pending.length === 1) this.#schedule();
     return id;
   }
@@ -240,8 +252,13 @@ export class SqliteArchiveStore implements ArchiveStore {
     const rows = this.#pending.length <= limit ? this.#pending : this.#pending.slice(0, limit);
     this.#pending = rows === this.#pending ? [] : this.#pending.slice(limit);
     const insert = this.#sql(
-      `INSERT INTO ${this.#table} (owner, id, time, with_jid, with_resource, direction, stanza) ` +
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      this.#realJids
+        ? `INSERT INTO ${this.#table} ` +
+          "(owner, id, time, with_jid, with_resource, direction, stanza, real_jid) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        : `INSERT INTO ${this.#table} ` +
+          "(owner, id, time, with_jid, with_resource, direction, stanza) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     transaction(this.#db, () => {
       for (const row of rows) {
@@ -305,7 +322,7 @@ export class SqliteArchiveStore implements ArchiveStore {
     const offset = !backwards && query.after === undefined ? query.index ?? 0 : 0;
     const order = backwards ? "time DESC, seq DESC" : "time ASC, seq ASC";
     const rows = this.#sql(
-      `SELECT ${COLUMNS} FROM ${this.#table} WHERE ${pageWhere.join(" AND ")} ` +
+      `SELECT ${this.#columns} FROM ${this.#table} WHERE ${pageWhere.join(" AND ")} ` +
         `ORDER BY ${order} LIMIT ? OFFSET ?`,
     ).all(...pageParams, query.max + 1, offset);
     const complete = rows.length <= query.max;
@@ -348,11 +365,13 @@ export class SqliteArchiveStore implements ArchiveStore {
   bounds(owner: string): { first: ArchivedMessage; last: ArchivedMessage } | null {
     this.flush();
     const first = this.#sql(
-      `SELECT ${COLUMNS} FROM ${this.#table} WHERE owner = ? ORDER BY time ASC, seq ASC LIMIT 1`,
+      `SELECT ${this.#columns} FROM ${this.#table} WHERE owner = ? ` +
+        "ORDER BY time ASC, seq ASC LIMIT 1",
     ).get(owner);
     if (first === undefined) return null;
     const last = this.#sql(
-      `SELECT ${COLUMNS} FROM ${this.#table} WHERE owner = ? ORDER BY time DESC, seq DESC LIMIT 1`,
+      `SELECT ${this.#columns} FROM ${this.#table} WHERE owner = ? ` +
+        "ORDER BY time DESC, seq DESC LIMIT 1",
     ).get(owner)!;
     return { first: readMessage(first), last: readMessage(last) };
   }
@@ -416,11 +435,13 @@ function beforeClause(where: string[], params: SQLInputValue[], p: Position): vo
 }
 
 function readMessage(row: Row): ArchivedMessage {
-  return {
+  const message: ArchivedMessage = {
     id: text(row, "id"),
     time: integer(row, "time"),
     with: text(row, "with_jid"),
     direction: text(row, "direction") as "in" | "out",
     stanza: text(row, "stanza"),
   };
+  if (typeof row.real_jid === "string") message.realJid = row.real_jid;
+  return message;
 }

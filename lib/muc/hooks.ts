@@ -146,6 +146,8 @@ export interface ConfigStatusEvent {
 export interface GroupchatMessageEvent {
   room: Room;
   occupant: Occupant;
+  /** The real full JID of the session that sent it. */
+  origin: Jid;
   message: Element;
 }
 

@@ -18,12 +18,18 @@ import type { Component } from "../router/component.ts";
 import { SqliteRoomStore } from "../storage/room_store.ts";
 import { createMucService } from "./service.ts";
 import { MUC_FEATURES } from "./features/mod.ts";
-import { archiveFeature } from "./features/archive.ts";
+import { archiveFeature, stanzaIdFilter } from "./features/archive.ts";
+import { SqliteRoomVcardStore, vcardFeature } from "./features/vcard.ts";
 import {
+  DEFAULT_MAM_EXPIRES_AFTER,
   DEFAULT_MAM_MAX_PAGE_SIZE,
   DEFAULT_MAM_PAGE_SIZE,
+  readExpiry,
+  schedulePruning,
   SqliteArchiveStore,
 } from "../mam/mod.ts";
+import { boolean, integer } from "../config/values.ts";
+import { VCARD_MAX_BYTES } from "../vcard/vcard.ts";
 
 // Page sizes of room archive queries: those of the account archives' defaults.
 const ARCHIVE_PAGES = {
@@ -72,19 +78,51 @@ export {
 } from "./affiliation.ts";
 export { DEFAULT_ROOM_CONFIG, type RoomConfig, type Whois } from "./room_config.ts";
 export { SERVICE_NAME } from "./disco.ts";
+export {
+  MemoryRoomVcardStore,
+  photoHash,
+  type RoomVcardOptions,
+  type RoomVcardStore,
+  SqliteRoomVcardStore,
+  vcardFeature,
+} from "./features/vcard.ts";
+export { archiveFeature, stanzaIdFilter } from "./features/archive.ts";
+
+/** `[muc]` options. */
+export interface MucConfig {
+  /**
+   * Rooms may keep archives (XEP-0313); false: none does, advertises urn:xmpp:mam:2 or offers
+   * muc#roomconfig_enablearchiving.
+   */
+  archiving: boolean;
+  /** How long room archives keep messages, ms; 0 forever ("1w", "30d", "never", as `[mam]`). */
+  archiveExpiresAfter: number;
+  /** Largest room vCard accepted, in bytes of XML. */
+  vcardMaxBytes: number;
+}
 
 /**
  * The MUC service as a server module: a component at `muc_domain` (a top-level key, since the
  * server's domain is derived from it) whose rooms persist in `muc_rooms`, `muc_affiliations` and
  * `muc_history` (schema v1–v2, lib/storage/room_store.ts); `admins` administer every room. The
- * service's secret (XEP-0421 occupant ids) is kept in its own table, `muc_secret`, and the rooms'
- * archives (XEP-0313 §3.3.2, lib/muc/features/archive.ts) in `muc_archive`.
+ * service's secret (XEP-0421 occupant ids) is kept in its own table, `muc_secret`, the rooms'
+ * archives (XEP-0313 §3.3.2, lib/muc/features/archive.ts) in `muc_archive`, expiring after
+ * `archive_expires_after` as the accounts' do (lib/mam/expiry.ts), and the rooms' vCards
+ * (lib/muc/features/vcard.ts) in `muc_vcards`.
  */
-export const MUC_MODULE: NamedModule<"muc"> = {
+export const MUC_MODULE: NamedModule<"muc", MucConfig> = {
   name: "muc",
   description: "Multi-User Chat (XEP-0045): the chat-room service at muc_domain",
   dependsOn: [],
-  options: {},
+  options: {
+    archiving: { default: true, read: boolean },
+    // The accounts' default (`[mam] expires_after`), as Prosody's muc_log_expires_after.
+    archiveExpiresAfter: { default: readExpiry("", DEFAULT_MAM_EXPIRES_AFTER), read: readExpiry },
+    vcardMaxBytes: {
+      default: VCARD_MAX_BYTES,
+      read: (key, value) => integer(key, value, 1024, 2 ** 24),
+    },
+  },
   migrations: [
     // v1: one random secret per service domain, so occupant ids survive restarts.
     `CREATE TABLE muc_secret (domain TEXT PRIMARY KEY, secret BLOB NOT NULL)`,
@@ -104,9 +142,35 @@ export const MUC_MODULE: NamedModule<"muc"> = {
     CREATE INDEX muc_archive_by_time ON muc_archive (owner, time);
     CREATE INDEX muc_archive_by_with ON muc_archive (owner, with_jid, time);
     `,
+    // v3: the sender's real full JID (XEP-0313 §6.1.2); none for messages archived before.
+    `ALTER TABLE muc_archive ADD COLUMN real_jid TEXT`,
+    // v4: one vcard-temp vCard per room, with its photo's hash (lib/muc/features/vcard.ts).
+    `
+    CREATE TABLE muc_vcards (
+      room TEXT PRIMARY KEY, -- bare room JID
+      xml TEXT NOT NULL,
+      photo_hash TEXT -- hex SHA-1 of the PHOTO's image, NULL without one
+    );
+    `,
   ],
-  start({ router, db, server, log }) {
-    const archive = new SqliteArchiveStore(db, { table: "muc_archive", prefsTable: null });
+  start({ router, db, server, config, log }) {
+    const archive = new SqliteArchiveStore(db, {
+      table: "muc_archive",
+      prefsTable: null,
+      realJids: true,
+    });
+    const archiving = config.archiving
+      ? archiveFeature({ store: archive, ...ARCHIVE_PAGES })
+      : stanzaIdFilter;
+    // Messages kept while archiving was on still expire after it is turned off.
+    const stopPruning = schedulePruning(archive, {
+      expireAfterMs: config.archiveExpiresAfter,
+      log: (line) => log(`muc: ${line}`),
+    });
+    const vcards = vcardFeature({
+      store: new SqliteRoomVcardStore(db),
+      maxBytes: config.vcardMaxBytes,
+    });
     const muc: Component = createMucService({
       domain: server.mucDomain,
       store: new SqliteRoomStore(db),
@@ -115,11 +179,12 @@ export const MUC_MODULE: NamedModule<"muc"> = {
       admins: [...server.admins],
       log,
       secret: serviceSecret(db, server.mucDomain),
-      features: [...MUC_FEATURES, archiveFeature({ store: archive, ...ARCHIVE_PAGES })],
+      features: [...MUC_FEATURES, archiving, vcards],
     });
     router.addComponent(muc);
     return {
       stop: async () => {
+        stopPruning();
         await muc.close?.();
         archive.flush();
       },

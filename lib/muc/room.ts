@@ -599,7 +599,7 @@ export class Room {
     ) {
       return this.#changeSubject(stanza, origin, occupant, subject.getText());
     }
-    const message = this.#broadcastMessage(occupant, stanza, true);
+    const message = this.#broadcastMessage(occupant, stanza, origin);
     this.#ctx.hooks.fireNotify("groupchat", { room: this, occupant, message });
   }
 
@@ -832,15 +832,23 @@ export class Room {
     this.#broadcastMessage(occupant, stanza);
   }
 
-  /** A groupchat message from `occupant` to everyone; `said`: not a subject change. */
-  #broadcastMessage(occupant: Occupant, stanza: Element, said = false): Element {
+  /**
+   * A groupchat message from `occupant` to everyone; `said` (the sending session): not a subject
+   * change.
+   */
+  #broadcastMessage(occupant: Occupant, stanza: Element, said?: Jid): Element {
     const out = new Element(
       "message",
       messageAttrs(occupant.jid, stanza, "groupchat"),
       tagged(occupant, stanza.children),
     );
-    if (said) {
-      this.#ctx.hooks.fireContribute("groupchat-message", { room: this, occupant, message: out });
+    if (said !== undefined) {
+      this.#ctx.hooks.fireContribute("groupchat-message", {
+        room: this,
+        occupant,
+        origin: said,
+        message: out,
+      });
     }
     for (const sessionJid of this.#bySession.keys()) this.#send(out, sessionJid);
     return out;

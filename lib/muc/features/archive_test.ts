@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { SqliteArchiveStore } from "../../mam/mod.ts";
 import { FEATURES_WITHOUT_OCCUPANT_ID, Harness } from "../_testing.ts";
 import { MUC_MODULE } from "../mod.ts";
-import { archiveFeature } from "./archive.ts";
+import { archiveFeature, stanzaIdFilter } from "./archive.ts";
 
 const ROMEO = "romeo@localhost/orchard";
 const JULIET = "juliet@localhost/balcony";
@@ -13,7 +13,11 @@ const ROOM = "hall@conference.localhost";
 async function openRoom(): Promise<{ h: Harness; store: SqliteArchiveStore }> {
   const db = new DatabaseSync(":memory:");
   for (const step of MUC_MODULE.migrations ?? []) db.exec(step);
-  const store = new SqliteArchiveStore(db, { table: "muc_archive", prefsTable: null });
+  const store = new SqliteArchiveStore(db, {
+    table: "muc_archive",
+    prefsTable: null,
+    realJids: true,
+  });
   const h = new Harness({
     features: [
       ...FEATURES_WITHOUT_OCCUPANT_ID,
@@ -133,4 +137,125 @@ Deno.test("a room's archive goes with the room", async () => {
   await h.send(`<presence from='${ROMEO}' to='${ROOM}/Romeo' type='unavailable'/>`);
   assert.equal(h.service.roomCount(), 0);
   assert.equal(store.find(ROOM, { max: 10 }).items.length, 0);
+});
+
+/** The real JIDs each result of a query carries (undefined: none), in order. */
+async function realJidsSeenBy(
+  h: Harness,
+  from: string,
+  form = "",
+): Promise<(string | undefined)[]> {
+  const out = await h.send(
+    `<iq from='${from}' to='${ROOM}' type='set' id='r'><query xmlns='urn:xmpp:mam:2'>${form}</query></iq>`,
+  );
+  assert.match(out.at(-1)!, /type='result'/);
+  return out.slice(0, -1).map((line) => {
+    const items = [
+      ...line.matchAll(/<x xmlns='http:\/\/jabber.org\/protocol\/muc#user'>(.*?)<\/x>/g),
+    ];
+    assert.ok(items.length <= 1, line);
+    return items[0] === undefined ? undefined : /<item jid='([^']*)'\/>/.exec(items[0][1])?.[1];
+  });
+}
+
+function withForm(jid: string): string {
+  return "<x xmlns='jabber:x:data' type='submit'>" +
+    "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>" +
+    `<field var='with'><value>${jid}</value></field></x>`;
+}
+
+Deno.test("real JIDs (§6.1.2): kept with each message, shown to those who may see them at query time", async () => {
+  const { h, store } = await openRoom();
+  // A client's own muc#user <x/> is not kept: the sender's real full JID is, beside the stanza.
+  await h.send(
+    `<message from='${JULIET}' to='${ROOM}' type='groupchat'><body>one</body>` +
+      `<x xmlns='http://jabber.org/protocol/muc#user'><item jid='nurse@localhost'/></x></message>`,
+  );
+  await h.send(`<message from='${ROMEO}' to='${ROOM}' type='groupchat'><body>two</body></message>`);
+  const kept = store.find(ROOM, { max: 10 }).items;
+  assert.deepEqual(kept.map((item) => item.realJid), [JULIET, ROMEO]);
+  assert.ok(!kept[0].stanza.includes("muc#user"), kept[0].stanza);
+
+  // Semi-anonymous: the moderator sees them, a participant and a stranger do not; an owner or
+  // admin who is not in the room does (entering makes them moderators).
+  assert.deepEqual(await realJidsSeenBy(h, ROMEO), [JULIET, ROMEO]);
+  assert.deepEqual(await realJidsSeenBy(h, JULIET), [undefined, undefined]);
+  assert.deepEqual(await realJidsSeenBy(h, NURSE), [undefined, undefined]);
+  assert.deepEqual(await realJidsSeenBy(h, "romeo@localhost/elsewhere"), [JULIET, ROMEO]);
+  await h.send(
+    `<iq from='${ROMEO}' to='${ROOM}' type='set' id='admin'><query xmlns='http://jabber.org/protocol/muc#admin'>` +
+      "<item jid='nurse@localhost' affiliation='admin'/></query></iq>",
+  );
+  assert.deepEqual(await realJidsSeenBy(h, NURSE), [JULIET, ROMEO]);
+  // A moderator by role (not by affiliation) sees them while in the room.
+  await h.send(
+    `<iq from='${ROMEO}' to='${ROOM}' type='set' id='mod'><query xmlns='http://jabber.org/protocol/muc#admin'>` +
+      "<item nick='Juliet' role='moderator'/></query></iq>",
+  );
+  assert.deepEqual(await realJidsSeenBy(h, JULIET), [JULIET, ROMEO]);
+
+  // Non-anonymous: everyone, strangers included.
+  await h.configure(ROMEO, ROOM, { "muc#roomconfig_whois": ["anyone"] }, "whois");
+  assert.deepEqual(await realJidsSeenBy(h, "tybalt@localhost/street"), [JULIET, ROMEO]);
+  // The <x/> follows the message's own children.
+  const [first] = await h.send(query("tybalt@localhost/street", "q"));
+  assert.match(
+    first,
+    /<body>one<\/body><x xmlns='http:\/\/jabber.org\/protocol\/muc#user'><item jid='juliet@localhost\/balcony'\/><\/x><\/message><\/forwarded>/,
+  );
+});
+
+Deno.test("with (§4.1.1): an occupant JID selects that nickname's messages, the room all, others none", async () => {
+  const { h } = await openRoom();
+  await h.send(`<message from='${JULIET}' to='${ROOM}' type='groupchat'><body>a</body></message>`);
+  await h.send(`<message from='${ROMEO}' to='${ROOM}' type='groupchat'><body>b</body></message>`);
+  await h.send(`<message from='${JULIET}' to='${ROOM}' type='groupchat'><body>c</body></message>`);
+  const bodies = async (jid: string) =>
+    (await h.send(
+      `<iq from='${JULIET}' to='${ROOM}' type='set' id='w'><query xmlns='urn:xmpp:mam:2'>${
+        withForm(jid)
+      }</query></iq>`,
+    )).slice(0, -1).map((line) => /<body>([^<]*)<\/body>/.exec(line)?.[1]);
+  assert.deepEqual(await bodies(`${ROOM}/Juliet`), ["a", "c"]);
+  assert.deepEqual(await bodies(`${ROOM}/Romeo`), ["b"]);
+  assert.deepEqual(await bodies(ROOM), ["a", "b", "c"]);
+  // A real JID would tell a participant of a semi-anonymous room who spoke: it matches nothing.
+  assert.deepEqual(await bodies("juliet@localhost"), []);
+  assert.deepEqual(await bodies(JULIET), []);
+});
+
+Deno.test("subjects are not archived, as on Prosody; a message with a body and a subject is", async () => {
+  const { h, store } = await openRoom();
+  const changed = await h.send(
+    `<message from='${ROMEO}' to='${ROOM}' type='groupchat'><subject>Verona</subject></message>`,
+  );
+  assert.ok(changed.every((line) => !line.includes("stanza-id")), changed[0]);
+  await h.send(
+    `<message from='${ROMEO}' to='${ROOM}' type='groupchat'><subject>t</subject><body>said</body></message>`,
+  );
+  assert.deepEqual(
+    store.find(ROOM, { max: 10 }).items.map((item) => /<body>(.*)<\/body>/.exec(item.stanza)?.[1]),
+    ["said"],
+  );
+});
+
+Deno.test("stanzaIdFilter (archiving off service-wide): no option, no feature, a forged stanza-id removed", async () => {
+  const h = new Harness({ features: [...FEATURES_WITHOUT_OCCUPANT_ID, stanzaIdFilter] });
+  await h.join(ROMEO, `${ROOM}/Romeo`);
+  const [form] = await h.send(
+    `<iq from='${ROMEO}' to='${ROOM}' type='get' id='c'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>`,
+  );
+  assert.ok(!form.includes("muc#roomconfig_enablearchiving"), form);
+  await h.configure(ROMEO, ROOM, {});
+  const [info] = await h.send(
+    `<iq from='${ROMEO}' to='${ROOM}' type='get' id='d'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,
+  );
+  assert.ok(!info.includes("urn:xmpp:mam:2"), info);
+  const [said] = await h.send(
+    `<message from='${ROMEO}' to='${ROOM}' type='groupchat'><body>x</body>` +
+      `<stanza-id xmlns='urn:xmpp:sid:0' id='forged' by='${ROOM}'/></message>`,
+  );
+  assert.ok(!said.includes("stanza-id"), said);
+  const [refused] = await h.send(query(ROMEO, "q"));
+  assert.match(refused, /type='error'.*<service-unavailable /);
 });

@@ -32,19 +32,21 @@ export function startCommand(args: string[]): Promise<number> {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const config = await configFromFlags(values);
     const server = await Server.start(config);
+    const status = () => console.error(`${new Date().toISOString()} ${server.statusLine()}`);
+    // Every listener is in place before the line below tells that the server is ready. Status
+    // on SIGUSR2, not SIGUSR1, which Deno (as Node) takes as "open the inspector" regardless.
+    Deno.addSignalListener("SIGUSR2", status);
+    const stopped = new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+    });
     console.log(
       `Verona listening for clients (c2s, STARTTLS${config.tls.required ? " required" : ""}) ` +
         `on ${config.bind}:${server.port} for ${config.domain}; MUC at ${config.mucDomain}; ` +
         `data in ${config.dataDir}`,
     );
-    const status = () => console.error(`${new Date().toISOString()} ${server.statusLine()}`);
-    // Not SIGUSR1, which Deno (as Node) takes as "open the inspector", whatever we listen to.
-    Deno.addSignalListener("SIGUSR2", status);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      Deno.addSignalListener("SIGINT", stop);
-      Deno.addSignalListener("SIGTERM", stop);
-    });
+    await stopped;
     Deno.removeSignalListener("SIGUSR2", status);
     console.log("Verona stopping: closing every stream with <system-shutdown/>");
     await server.stop();

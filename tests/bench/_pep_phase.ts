@@ -14,6 +14,7 @@ import { el, escapeAttr } from "../../lib/xml/mod.ts";
 import type { BenchClient } from "./_bench_client.ts";
 import {
   type Bench,
+  type DeliveryFigures,
   deliveryFigures,
   type PhaseOptions,
   pool,
@@ -234,7 +235,7 @@ async function setUp(
 }
 
 /** What the phase measured. */
-export interface PepResult {
+export interface PepResult extends DeliveryFigures {
   contacts: number;
   publishes: number;
   window: number;
@@ -256,17 +257,6 @@ export interface PepResult {
   /** Publish iq round trip (send to result) during the phase. */
   publishRttMsP50: number;
   publishRttMsP99: number;
-  deliveriesPerSecond: number;
-  latencyMsP50: number;
-  latencyMsP99: number;
-  latencyMsMax: number;
-  serverCpuUsPerDelivery: number;
-  wallMs: number;
-  serverCpuMs: number;
-  serverCpuShare: number;
-  generatorCpuMs: number;
-  generatorCpuShare: number;
-  generatorSaturated: boolean;
 }
 
 /** Client 1 publishes to clients 2..K+1; see the file comment. */

@@ -186,3 +186,6 @@ export function deliveryFigures(
     generatorSaturated: used.generatorCpuShare >= SATURATED,
   };
 }
+
+/** What {@linkcode deliveryFigures} reports, which every delivery phase's result includes. */
+export type DeliveryFigures = ReturnType<typeof deliveryFigures>;

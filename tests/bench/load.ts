@@ -18,6 +18,7 @@ import { pepPhase, type PepResult } from "./_pep_phase.ts";
 import { configureInstantRoom, enter } from "./_muc_client.ts";
 import {
   type Bench as PhaseBench,
+  type DeliveryFigures,
   deliveryFigures,
   pool,
   round,
@@ -330,7 +331,7 @@ async function loginPhase(bench: Bench) {
 // ---------------------------------------------------------------------------------------------
 // Phase 2: 1:1 chat
 
-interface ChatResult {
+interface ChatResult extends DeliveryFigures {
   addressing: ChatAddressing;
   pairs: number;
   /** Messages each sender sends. */
@@ -346,17 +347,6 @@ interface ChatResult {
   errors: number;
   firstError?: string;
   stalled: boolean;
-  deliveriesPerSecond: number;
-  latencyMsP50: number;
-  latencyMsP99: number;
-  latencyMsMax: number;
-  serverCpuUsPerDelivery: number;
-  wallMs: number;
-  serverCpuMs: number;
-  serverCpuShare: number;
-  generatorCpuMs: number;
-  generatorCpuShare: number;
-  generatorSaturated: boolean;
 }
 
 /**
@@ -527,7 +517,7 @@ async function joinPhase(bench: Bench, roomJid: string) {
 // ---------------------------------------------------------------------------------------------
 // Phase 4: fan-out
 
-interface FanoutResult {
+interface FanoutResult extends DeliveryFigures {
   room: string;
   occupants: number;
   messages: number;
@@ -543,17 +533,6 @@ interface FanoutResult {
   firstError?: string;
   stalled: boolean;
   setupMs: number;
-  deliveriesPerSecond: number;
-  latencyMsP50: number;
-  latencyMsP99: number;
-  latencyMsMax: number;
-  serverCpuUsPerDelivery: number;
-  wallMs: number;
-  serverCpuMs: number;
-  serverCpuShare: number;
-  generatorCpuMs: number;
-  generatorCpuShare: number;
-  generatorSaturated: boolean;
 }
 
 async function fanoutPhase(

@@ -5,88 +5,40 @@
 // The client program is tests/clients/slixmpp_flows.py; it prints one JSON line per step.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openDatabase } from "../lib/storage/sqlite.ts";
 import { SqliteRoomStore } from "../lib/storage/room_store.ts";
 import { SqliteRosterStore } from "../lib/storage/roster_store.ts";
 import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython } from "./_slixmpp.ts";
-
-const FLOWS = fileURLToPath(new URL("./clients/slixmpp_flows.py", import.meta.url));
-const RUN_TIMEOUT_MS = 30_000;
+import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
 
 const PYTHON = await findSlixmppPython();
 
-interface Step {
-  step: string;
-  ok: boolean;
-  error?: string;
-  [fact: string]: unknown;
-}
-
-/** Runs the client program to completion; returns its steps in order and its stderr. */
-async function runFlows(
-  python: string,
-  args: string[],
-): Promise<{ code: number; steps: Step[]; stderr: string }> {
-  const output = await new Deno.Command(python, {
-    args: [FLOWS, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
-  }).output();
-  const decoder = new TextDecoder();
-  const steps = decoder.decode(output.stdout).split("\n").filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Step);
-  return { code: output.code, steps, stderr: decoder.decode(output.stderr) };
-}
-
 Deno.test({
-  name: PYTHON
-    ? "slixmpp logs in, subscribes both ways, chats and uses MUC rooms"
-    : "slixmpp interop (ignored: no python3 with slixmpp; apt-get install python3-slixmpp)",
+  name: slixmppTestName(
+    PYTHON,
+    "slixmpp logs in, subscribes both ways, chats and uses MUC rooms",
+    "slixmpp interop",
+  ),
   ignore: PYTHON === undefined,
   async fn() {
     await using test = await startTestServer({
       accounts: [["romeo", "montague-1"], ["juliet", "capulet-2"]],
     });
-    const run = await runFlows(PYTHON!, [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(test.port),
-      "--domain",
-      "localhost",
-      "--ca",
-      join(test.dataDir, "localhost.crt"),
-      "--user1",
-      "romeo:montague-1",
-      "--user2",
-      "juliet:capulet-2",
-      "--timeout",
-      "5",
-    ]);
-    const failed = run.steps.find((step) => !step.ok);
-    if (failed || run.code !== 0) {
-      assert.fail(
-        `slixmpp flow failed at ${failed?.step ?? "?"}: ${failed?.error ?? `exit ${run.code}`}\n` +
-          `stderr:\n${run.stderr.slice(-4000)}`,
-      );
-    }
-
-    /** The facts of each step, in order, without the "ok" flag. */
-    const facts = (name: string): Record<string, unknown>[] =>
-      run.steps.filter((step) => step.step === name).map(({ step: _, ok: __, ...rest }) => rest);
-    const one = (name: string): Record<string, unknown> => {
-      const found = facts(name);
-      assert.equal(found.length, 1, `one "${name}" step in ${JSON.stringify(run.steps)}`);
-      return found[0];
-    };
-
+    const run = await runSlixmpp(PYTHON!, "slixmpp_flows.py", {
+      args: [
+        ...serverArgs(test),
+        "--user1",
+        "romeo:montague-1",
+        "--user2",
+        "juliet:capulet-2",
+        "--timeout",
+        "5",
+      ],
+    });
     // Login: a wrong password is refused; each account gets its own SCRAM variant over TLS,
     // with the server's certificate (CN=localhost) verified against the generated one.
-    assert.deepEqual(one("bad_password"), { condition: "not-authorized" });
-    assert.deepEqual(facts("login"), [
+    assert.deepEqual(run.one("bad_password"), { condition: "not-authorized" });
+    assert.deepEqual(run.facts("login"), [
       {
         jid: "romeo@localhost/slix",
         mechanism: "SCRAM-SHA-256",
@@ -100,76 +52,79 @@ Deno.test({
         peer_cn: "localhost",
       },
     ]);
-    assert.deepEqual(facts("roster_get"), [
+    assert.deepEqual(run.facts("roster_get"), [
       { who: "romeo@localhost", items: [] },
       { who: "juliet@localhost", items: [] },
     ]);
-    assert.deepEqual(one("initial_presence"), {});
+    assert.deepEqual(run.one("initial_presence"), {});
 
     // Roster and subscriptions: add, subscribe, approve, and back, with the pushes on each side.
-    assert.deepEqual(one("roster_add"), {
+    assert.deepEqual(run.one("roster_add"), {
       jid: "juliet@localhost",
       name: "Juliet",
       groups: ["Verona"],
       subscription: "none",
       ask: null,
     });
-    assert.deepEqual(one("subscribe_1"), {
+    assert.deepEqual(run.one("subscribe_1"), {
       request_from: "romeo@localhost",
       type: "subscribe",
       push_ask: "subscribe",
       push_subscription: "none",
     });
-    assert.deepEqual(one("approve_1"), {
+    assert.deepEqual(run.one("approve_1"), {
       romeo_sees: "juliet@localhost/slix",
       romeo_item: "to",
       juliet_item: "from",
     });
-    assert.deepEqual(one("subscribe_2"), { request_from: "juliet@localhost", type: "subscribe" });
-    assert.deepEqual(one("approve_2"), {
+    assert.deepEqual(run.one("subscribe_2"), {
+      request_from: "juliet@localhost",
+      type: "subscribe",
+    });
+    assert.deepEqual(run.one("approve_2"), {
       juliet_sees: "romeo@localhost/slix",
       romeo_item: "both",
       juliet_item: "both",
     });
-    const unchanged = one("roster_get_unchanged");
+    const unchanged = run.one("roster_get_unchanged");
     assert.equal(unchanged.items, 0, "a roster get with the current version returns no items");
-    assert.deepEqual(one("roster_get_after"), {
+    assert.deepEqual(run.one("roster_get_after"), {
       version: unchanged.version,
       items: { "juliet@localhost": { subscription: "both", name: "Juliet", groups: ["Verona"] } },
     });
 
     // Presence and chat.
-    assert.deepEqual(one("presence_change"), {
+    assert.deepEqual(run.one("presence_change"), {
       sender: "juliet@localhost/slix",
       show: "away",
       status: "at the balcony",
       romeo_view: "away",
     });
-    assert.deepEqual(facts("chat"), [
+    assert.deepEqual(run.facts("chat"), [
       { sender: "romeo@localhost/slix", to: "juliet@localhost", body: "Good morrow" },
       { sender: "juliet@localhost/slix", to: "romeo@localhost/slix", body: "Good night" },
     ]);
 
     // MUC: a new room, created locked (201) and accepted as an instant room; Juliet can then join.
-    assert.deepEqual(one("muc_create_instant"), {
+    assert.deepEqual(run.one("muc_create_instant"), {
       room: "balcony@conference.localhost",
       status_codes: [110, 201],
       affiliation: "owner",
       role: "moderator",
     });
-    assert.deepEqual(one("muc_join"), {
+    assert.deepEqual(run.one("muc_join"), {
       nick: "Juliet",
       role: "participant",
       occupants: ["Juliet", "Romeo"],
       roster: ["Juliet", "Romeo"],
     });
-    assert.deepEqual(one("muc_groupchat"), {
+    assert.deepEqual(run.one("muc_groupchat"), {
       sender: "balcony@conference.localhost/Romeo",
       body: "Hark",
     });
 
     // MUC configuration: the form round-trips through xep_0004 and the change shows everywhere.
-    const config = one("muc_config");
+    const config = run.one("muc_config");
     assert.ok((config.field_count as number) >= 10, `config form fields: ${config.field_count}`);
     assert.equal(config.before, "");
     assert.equal(config.after, "The Balcony");
@@ -183,16 +138,16 @@ Deno.test({
 
     // MUC password: set through muc#roomconfig_roomsecret; a wrong one is refused, the right one
     // lets Juliet in.
-    const secret = one("muc_password_config");
+    const secret = run.one("muc_password_config");
     assert.equal(secret.secret_type, "text-private");
     assert.ok((secret.features as string[]).includes("muc_passwordprotected"));
     assert.ok(!(secret.features as string[]).includes("muc_unsecured"));
-    assert.deepEqual(one("muc_password_wrong"), {
+    assert.deepEqual(run.one("muc_password_wrong"), {
       error_type: "auth",
       condition: "not-authorized",
       owner_sees: ["Romeo"],
     });
-    assert.deepEqual(one("muc_password_join"), {
+    assert.deepEqual(run.one("muc_password_join"), {
       nick: "Juliet",
       role: "participant",
       occupants: ["Juliet", "Romeo"],

@@ -78,9 +78,19 @@ export class Rosters {
     return items;
   }
 
-  /** One item, or undefined if the contact is not in the roster. */
+  /**
+   * One item, or undefined if the contact is not in the roster. For a user without sessions it
+   * reads that one row: every contact that logs in probes an offline user and presents itself to
+   * it, and reading the whole roster each time made those logins cost O(roster size) each.
+   */
   item(username: string, contact: string): StoredRosterItem | undefined {
-    return this.items(username).get(contact);
+    const cached = this.#cache.get(username);
+    if (cached) return cached.get(contact);
+    // A user with sessions gets the whole roster cached, as items() does.
+    if (this.#router.sessionsOf(`${username}@${this.#router.domain}`).length > 0) {
+      return this.items(username).get(contact);
+    }
+    return this.#store.item(username, contact);
   }
 
   /** The current roster version. */

@@ -35,6 +35,8 @@ export interface PendingRequest {
 export interface RosterStore {
   /** The user's items, sorted by contact JID. */
   items(username: string): StoredRosterItem[];
+  /** One item, or undefined if `contact` is not in the user's roster. */
+  item(username: string, contact: string): StoredRosterItem | undefined;
   /** The current roster version (0 for a roster never changed). */
   version(username: string): number;
   /** Inserts or replaces an item; returns the new roster version. */
@@ -67,6 +69,14 @@ export class SqliteRosterStore implements RosterStore {
       "SELECT contact, name, subscription, ask, approved, groups FROM roster_items " +
         "WHERE username = ? ORDER BY contact",
     ).all(username).map(readItem);
+  }
+
+  item(username: string, contact: string): StoredRosterItem | undefined {
+    const row = this.#db.prepare(
+      "SELECT contact, name, subscription, ask, approved, groups FROM roster_items " +
+        "WHERE username = ? AND contact = ?",
+    ).get(username, contact);
+    return row === undefined ? undefined : readItem(row);
   }
 
   version(username: string): number {

@@ -160,10 +160,12 @@ function parseOptions(args: string[], fileLimit: number): Options | "help" {
   const rosters = (values.rosters ?? "1000,5000").split(",").map((part) =>
     count("rosters", part.trim(), 0, 100_000)
   ).filter((r) => r > 0);
-  for (const r of rosters) {
-    if (Math.ceil(r * ONLINE_SHARE) > sessions) {
-      throw new UsageError(`--rosters ${r}: ${ONLINE_SHARE * 100} % online needs more sessions`);
-    }
+  const inRosters = rosters.reduce((sum, r) => sum + Math.round(r * ONLINE_SHARE), 0);
+  if (inRosters + RELOGINS > sessions) {
+    throw new UsageError(
+      `--rosters ${rosters.join(",")}: ${ONLINE_SHARE * 100} % of their contacts online and ` +
+        `${RELOGINS} sessions outside them need more than ${sessions} sessions`,
+    );
   }
   const rooms = count("rooms", values.rooms ?? "10000", 0, 1_000_000);
   const roomSize = count("room-size", values["room-size"] ?? "1000", 0, 100_000);
@@ -205,6 +207,7 @@ type Request =
   | { id: number; cmd: "room-messages"; ids: number[]; concurrency: number }
   | { id: number; cmd: "join"; ids: number[]; room: string; concurrency: number }
   | { id: number; cmd: "groupchat"; sender: number; room: string; messages: number; tag: string }
+  | { id: number; cmd: "logout"; ids: number[]; concurrency: number }
   | { id: number; cmd: "close" };
 
 /** The lines of a byte stream. */
@@ -270,6 +273,18 @@ async function worker(timeoutMs: number): Promise<void> {
         });
         return { failed, first };
       }
+      case "logout":
+        // Closes the stream and waits until the server has closed its side.
+        await pool(bench, request.ids.length, request.concurrency, async (i) => {
+          const session = client(request.ids[i]);
+          const closed = session.waitFor(() => false, timeoutMs, "the server's close")
+            .then(() => {}, () => {});
+          session.send("</stream:stream>");
+          await closed;
+          if (session.closeReason === undefined) throw new Error("the server did not close");
+          clients.delete(request.ids[i]);
+        });
+        return {};
       case "watch":
         watches.set(request.name, { all: request.all, count: 0 });
         return {};
@@ -445,6 +460,7 @@ interface Run {
   workers: Worker[];
   ticks: number;
   dataDir: string;
+  plans: Map<number, RosterPlan>;
   print(line: string): void;
 }
 
@@ -636,11 +652,35 @@ async function sessionsPhase(run: Run) {
 // ---------------------------------------------------------------------------------------------
 // Phase 2: big rosters
 
-/** Who is in the roster of `star<R>`: sessions 1..online, then offline accounts. */
-function rosterOf(r: number): { online: number; offline: number } {
-  const online = Math.round(r * ONLINE_SHARE);
-  return { online, offline: r - online };
+/** Who is in the roster of `star<R>`: session ids (online) and offline account names. */
+interface RosterPlan {
+  online: number[];
+  offline: string[];
 }
+
+/**
+ * The contacts of each big-roster account, disjoint: star<R> for the first R gets sessions
+ * 1..0.9R and accounts offline1..0.1R, the next the sessions and accounts after those, and so on;
+ * star0 has none. Each session is in at most one big roster.
+ */
+function planRosters(sizes: number[]): Map<number, RosterPlan> {
+  const plans = new Map<number, RosterPlan>([[0, { online: [], offline: [] }]]);
+  let sessions = 0;
+  let offline = 0;
+  for (const r of sizes) {
+    const online = Math.round(r * ONLINE_SHARE);
+    plans.set(r, {
+      online: range(sessions + 1, sessions + online),
+      offline: range(offline + 1, offline + r - online).map((i) => `offline${i}`),
+    });
+    sessions += online;
+    offline += r - online;
+  }
+  return plans;
+}
+
+/** Sessions of each group that log out and in again while their big-roster contact is offline. */
+const RELOGINS = 200;
 
 interface RosterRow {
   contacts: number;
@@ -658,7 +698,7 @@ async function rosterPhase(run: Run) {
   const rows: RosterRow[] = [];
   // star0 has an empty roster: its login and logout are the cost without any contact.
   for (const r of [0, ...run.options.rosters]) {
-    const { online } = rosterOf(r);
+    const online = run.plans.get(r)!.online.length;
     const jid = `star${r}@${DOMAIN}/${RESOURCE}`;
     // CPU time is read in clock ticks (10 ms): several rounds, summed, give a usable figure.
     const total = { loginMs: 0, loginCpuMs: 0, logoutMs: 0, logoutCpuMs: 0 };
@@ -713,6 +753,36 @@ async function rosterPhase(run: Run) {
     });
   }
   const base = rows[0];
+  const relogins = [];
+  for (const [r, plan] of run.plans) {
+    // R = 0: sessions in no big roster (the last ones), the cost of a plain logout and login.
+    const ids = r === 0
+      ? range(run.options.sessions - RELOGINS + 1, run.options.sessions)
+      : plan.online.slice(0, RELOGINS);
+    const start = await snap(run);
+    await onWorkers(run, ids, (share) => ({
+      cmd: "logout",
+      ids: share,
+      concurrency: run.options.concurrency,
+    }));
+    const middle = await snap(run);
+    const answers = await onWorkers(run, ids, (share) => ({
+      cmd: "login",
+      ids: share,
+      port: run.server.port,
+      concurrency: run.options.concurrency,
+      addresses: run.options.addresses,
+    }));
+    const end = await snap(run);
+    const failed = answers.reduce((sum, a) => sum + (a.failed as number), 0);
+    if (failed > 0) throw new Error(`${failed} logins failed, first: ${answers[0].first}`);
+    relogins.push({
+      contacts: r,
+      sessions: ids.length,
+      serverCpuMsPerLogout: round((middle.server - start.server) / ids.length, 2),
+      serverCpuMsPerLogin: round((end.server - middle.server) / ids.length, 2),
+    });
+  }
   const perContact = (cpu: number, baseCpu: number, r: number) =>
     r === 0 ? "-" : `${round((cpu - baseCpu) * 1000 / r, 1)} µs`;
   run.print(block(
@@ -742,6 +812,18 @@ async function rosterPhase(run: Run) {
       perContact(row.logoutCpuMs, base.logoutCpuMs, row.contacts),
     ]),
   ));
+  run.print(
+    block(
+      `  and ${RELOGINS} of their contacts log out and in again while it is offline ` +
+        "(each then presents itself to it and probes it); R = 0: sessions with empty rosters",
+      ["R", "CPU/logout", "CPU/login"],
+      relogins.map((row) => [
+        row.contacts,
+        `${row.serverCpuMsPerLogout} ms`,
+        `${row.serverCpuMsPerLogin} ms`,
+      ]),
+    ).slice(1),
+  );
   if (rows.length > 2) {
     const at = (row: RosterRow) => ({
       login: (row.loginCpuMs - base.loginCpuMs) / row.contacts,
@@ -754,7 +836,7 @@ async function rosterPhase(run: Run) {
         "(linear: x1)",
     );
   }
-  return rows;
+  return { rows, relogins };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -988,18 +1070,15 @@ export async function main(args: string[]): Promise<number> {
   let failure: unknown;
   try {
     const t0 = performance.now();
-    const maxRoster = Math.max(0, ...opts.rosters);
-    const rosters: BenchRoster[] = [0, ...opts.rosters].map((r) => ({
+    const plans = planRosters(opts.rosters);
+    const rosters: BenchRoster[] = [...plans].map(([r, plan]) => ({
       owner: `star${r}`,
-      contacts: [
-        ...range(1, rosterOf(r).online).map((i) => `scale${i}`),
-        ...range(1, rosterOf(r).offline).map((i) => `offline${i}`),
-      ],
+      contacts: [...plan.online.map((i) => `scale${i}`), ...plan.offline],
     }));
     await createScaleData(dataDir, {
       names: [
         ...range(1, opts.sessions).map((i) => `scale${i}`),
-        ...range(1, rosterOf(maxRoster).offline).map((i) => `offline${i}`),
+        ...[...plans.values()].flatMap((plan) => plan.offline),
         ...rosters.map((roster) => roster.owner),
       ],
       password: PASSWORD,
@@ -1038,7 +1117,15 @@ export async function main(args: string[]): Promise<number> {
           : "NOT pinned"
       }; config ${configPath}`,
     );
-    const run: Run = { options: opts, server, workers, ticks: await clockTicks(), dataDir, print };
+    const run: Run = {
+      options: opts,
+      server,
+      workers,
+      ticks: await clockTicks(),
+      dataDir,
+      plans,
+      print,
+    };
     report.sessions = await sessionsPhase(run);
     if (opts.rosters.length > 0) report.rosters = await rosterPhase(run);
     if (opts.rooms > 0) report.rooms = await roomsPhase(run);

@@ -98,6 +98,7 @@ Deno.test({
   ignore: PYTHON === undefined,
   async fn() {
     await using test = await startTestServer({ accounts: ACCOUNTS });
+    // 60 messages 20 ms apart; the connection goes after the 20th and is back 300 ms later.
     const [count, cutAfter] = [60, 20];
     const run = await runSlixmpp(PYTHON!, "slixmpp_mobile.py", {
       args: [
@@ -109,6 +110,10 @@ Deno.test({
         String(count),
         "--cut-after",
         String(cutAfter),
+        "--interval",
+        "0.02",
+        "--away",
+        "0.3",
       ],
     });
     assert.deepEqual(run.one("login"), { jid: "romeo@localhost/phone", resumable: true });

@@ -9,7 +9,8 @@ archive filtered on Juliet with xep_0313's RSM iterator, --page results a page.
 --flow sm (XEP-0198 §5): Romeo logs in with xep_0198 (resumption asked for); Juliet sends him
 --messages numbered messages, one every --interval seconds; after --cut-after of them Romeo's
 TCP connection is aborted (no </stream>, no TLS close_notify: the server sees a dead
-connection); slixmpp connects again and resumes; Juliet goes on and ends with a last message.
+connection); --away seconds later slixmpp connects again and resumes; Juliet goes on all along
+and ends with a last message.
 
 Every step prints one JSON line on stdout: {"step": NAME, "ok": true, ...facts}. The first step
 that fails prints {"step": NAME, "ok": false, "error": ...} and the program exits 1. Each wait is
@@ -76,7 +77,7 @@ class Mobile:
         self.step_name = "start"
         self.clients = []
 
-    # --- output, waiting, clients (as in slixmpp_flows.py) ----------------------------------------
+    # --- output, waiting, clients (as in slixmpp_flows.py) --------------------------------------
 
     def report(self, step, **facts):
         OUT.write(json.dumps({"step": step, "ok": True, **facts}) + "\n")
@@ -136,7 +137,7 @@ class Mobile:
         """Every message body that starts with `prefix`, in arrival order, with its stanza-id."""
         return Collected(client, prefix)
 
-    # --- MAM after a reconnect ---------------------------------------------------------------------
+    # --- MAM after a reconnect ----------------------------------------------------------------
 
     async def mam(self):
         args = self.args
@@ -203,7 +204,7 @@ class Mobile:
                 })
         self.report("archive", pages=pages, results=results)
 
-    # --- SM resumption after a cut ------------------------------------------------------------------
+    # --- SM resumption after a cut ------------------------------------------------------------
 
     async def sm(self):
         args = self.args
@@ -239,13 +240,17 @@ class Mobile:
 
         self.step_name = "cut"
         # slixmpp 1.8.3 does not connect again by itself when its connection is lost: it fires
-        # 'disconnected' and leaves it to the application, as a mobile client does when the
-        # network comes back. connect() again (to the same address: without one it looks the
-        # domain up on port 5222) is enough: xep_0198 still holds the SM-ID and sends <resume/>
-        # instead of binding.
+        # 'disconnected' and leaves it to the application. Like a phone whose network comes back,
+        # it connects again after --away seconds, while Juliet goes on (so the server queues
+        # for the hibernating session), to the same address (without one it looks the domain
+        # up on port 5222). connect() is enough: xep_0198 still holds the SM-ID and sends
+        # <resume/> instead of binding.
         resumed = self.expect(romeo, "session_resumed")
+        loop = asyncio.get_running_loop()
         romeo.add_event_handler(
-            "disconnected", lambda _: romeo.connect((args.host, args.port)), disposable=True
+            "disconnected",
+            lambda _: loop.call_later(args.away, romeo.connect, (args.host, args.port)),
+            disposable=True,
         )
         handled_at_cut = sm.handled
         before_cut = len(received.items)
@@ -293,6 +298,7 @@ async def main():
     parser.add_argument("--page", type=int, default=10, help="mam: RSM page size")
     parser.add_argument("--cut-after", type=int, default=20, help="sm: messages before the cut")
     parser.add_argument("--interval", type=float, default=0.02, help="sm: seconds between sends")
+    parser.add_argument("--away", type=float, default=0.3, help="sm: seconds without connection")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole run")
     parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")

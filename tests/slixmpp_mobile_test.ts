@@ -27,7 +27,6 @@ interface ArchiveResult {
   archive: string | null;
   from: string;
   delay: boolean;
-  inner_stanza_id: boolean;
 }
 
 Deno.test({
@@ -38,7 +37,7 @@ Deno.test({
   ),
   ignore: PYTHON === undefined,
   async fn() {
-    await using test = await startTestServer({ accounts: ACCOUNTS });
+    await using test = await startTestServer({ accounts: [...ACCOUNTS, ["nurse", "angelica-3"]] });
     const [online, away, page] = [30, 15, 10];
     const run = await runSlixmpp(PYTHON!, "slixmpp_mobile.py", {
       args: [
@@ -52,6 +51,8 @@ Deno.test({
         String(away),
         "--page",
         String(page),
+        "--other",
+        "nurse@localhost",
       ],
     });
     const bodies = numbered("mam", online + away);
@@ -68,12 +69,21 @@ Deno.test({
       assert.ok(message.id, `a stanza-id on ${message.body}`);
     }
 
-    // The archive, read with slixmpp's own RSM iterator, 10 a page: every message once, in
-    // order, the last page complete (XEP-0313 §4.3) and no page before it.
+    // The archive filtered on Juliet (Romeo's aside to the nurse is in it, outside the filter),
+    // read with slixmpp's own RSM iterator, 10 a page: every message once, in order, the last
+    // page complete (XEP-0313 §4.3) and no page before it.
+    assert.deepEqual(run.one("unfiltered"), { count: String(online + away + 1) });
     const archive = run.one("archive");
-    const pages = archive.pages as { results: number; complete: string | null }[];
+    const pages = archive.pages as {
+      results: number;
+      complete: string | null;
+      first_index: string | null;
+      count: string | null;
+    }[];
     assert.deepEqual(pages.map((p) => p.results), [10, 10, 10, 10, 5]);
     assert.deepEqual(pages.map((p) => p.complete), [null, null, null, null, "true"]);
+    assert.deepEqual(pages.map((p) => p.first_index), ["0", "10", "20", "30", "40"]);
+    assert.deepEqual(pages.map((p) => p.count), ["45", "45", "45", "45", "45"]);
     const results = archive.results as ArchiveResult[];
     assert.deepEqual(results.map((r) => r.body), bodies);
     for (const result of results) {

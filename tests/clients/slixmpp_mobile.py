@@ -2,9 +2,10 @@
 stream that survives a cut connection.
 
 --flow mam (XEP-0313, XEP-0359, XEP-0059): Romeo and Juliet log in; Juliet sends Romeo --messages
-chat messages while both are online; Romeo logs out; Juliet sends --more (they go to offline
-storage); Romeo logs in again from another resource, takes his offline messages, and reads his
-archive filtered on Juliet with xep_0313's RSM iterator, --page results a page.
+chat messages while both are online, and Romeo writes to --other; Romeo logs out; Juliet sends
+--more (they go to offline storage); Romeo logs in again from another resource, takes his
+offline messages, counts his whole archive, and reads it filtered on Juliet with xep_0313's RSM
+iterator, --page results a page.
 
 --flow sm (XEP-0198 §5): Romeo logs in with xep_0198 (resumption asked for); Juliet sends him
 --messages numbered messages, one every --interval seconds; after --cut-after of them Romeo's
@@ -158,6 +159,9 @@ class Mobile:
         for body in bodies[:args.messages]:
             juliet.send_message(mto=romeo.boundjid.bare, mbody=body, mtype="chat")
         await self.within(arrived, f"Romeo to receive {args.messages} messages")
+        if args.other:
+            # Archived too, with someone else: the query filtered on Juliet leaves it out.
+            romeo.send_message(mto=args.other, mbody="an aside", mtype="chat")
         self.report("online", received=live.items)
 
         self.step_name = "logout"
@@ -176,6 +180,10 @@ class Mobile:
         await self.within(arrived, f"the second device to receive {args.more} offline messages")
         self.report("offline", jid=str(phone.boundjid), received=stored.items)
 
+        self.step_name = "unfiltered"
+        whole = await phone["xep_0313"].retrieve(rsm={"max": 1}, timeout=self.timeout)
+        self.report("unfiltered", count=whole["mam_fin"]["rsm"]["count"] or None)
+
         self.step_name = "archive"
         pages = []
         results = []
@@ -193,14 +201,12 @@ class Mobile:
             for message in items:
                 result = message["mam_result"]
                 forwarded = result["forwarded"]["stanza"]
-                inner_sid = forwarded.xml.find("{urn:xmpp:sid:0}stanza-id")
                 results.append({
                     "body": forwarded["body"],
                     "id": result["id"],
                     "archive": str(message["from"]) or None,
                     "from": str(forwarded["from"].bare),
                     "delay": bool(result["forwarded"]["delay"]["stamp"]),
-                    "inner_stanza_id": inner_sid is not None,
                 })
         self.report("archive", pages=pages, results=results)
 
@@ -296,6 +302,7 @@ async def main():
     parser.add_argument("--messages", type=int, default=30, help="messages while Romeo is online")
     parser.add_argument("--more", type=int, default=15, help="mam: messages while he is away")
     parser.add_argument("--page", type=int, default=10, help="mam: RSM page size")
+    parser.add_argument("--other", help="mam: a JID Romeo also writes to (outside the filter)")
     parser.add_argument("--cut-after", type=int, default=20, help="sm: messages before the cut")
     parser.add_argument("--interval", type=float, default=0.02, help="sm: seconds between sends")
     parser.add_argument("--away", type=float, default=0.3, help="sm: seconds without connection")

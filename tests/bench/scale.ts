@@ -4,7 +4,9 @@
 //                 server CPU per login and RSS at each batch; server CPU while all sit idle;
 //                 how long the status line (SIGUSR2, admin socket) takes with N sessions
 //   2 rosters     an account with R contacts (most online) logs in and out: CPU of its initial
-//                 presence (broadcast and probes) and of its unavailable broadcast, for each R
+//                 presence (broadcast and probes) and of its unavailable broadcast, for each R;
+//                 then some of its contacts log out and in while it is offline (each login
+//                 presents itself to it and probes it: must not cost O(R))
 //   3 rooms       K rooms, each created by a session, then a message in each, in batches
 //   4 big room    one room filled to M occupants in batches of 100 (CPU per join and per
 //                 presence delivered), then groupchat fan-out to all of them
@@ -35,7 +37,8 @@ written before it starts, and drives it from worker processes on CPU 1:
               and RSS per session at each), --idle-seconds of idle server CPU, and the
               time of the status line (SIGUSR2, admin socket)
   2 rosters   for each R of --rosters, an account with R contacts (9 in 10 online)
-              logs in and out: CPU of its presence broadcast and probes, per contact
+              logs in and out: CPU of its presence broadcast and probes, per contact;
+              then 200 of its contacts log out and in again while it is offline
   3 rooms     --rooms rooms created by as many sessions, then one message in each
   4 big room  a room filled to --room-size occupants, 100 joins at a time, then
               --room-messages groupchat messages to all of them

@@ -147,6 +147,12 @@ type Position = { seq: number; time: number };
 const COLUMNS = "seq, id, time, with_jid, direction, stanza";
 /** Rows written per background flush. */
 const FLUSH_BATCH = 256;
+/**
+ * Rows waiting at most. Under a load faster than the background flushes, appends write the
+ * queue themselves past this: memory stays bounded, the senders are slowed by the writes, and
+ * a stop has at most this many rows to write.
+ */
+export const MAX_PENDING_ROWS = 4096;
 
 /** {@linkcode ArchiveStore} on the `mam_archive` and `mam_prefs` tables. */
 export class SqliteArchiveStore implements ArchiveStore {
@@ -230,6 +236,7 @@ export class SqliteArchiveStore implements ArchiveStore {
     if (this.#realJids) row.push(message.realJid ?? null);
     this.#pending.push(row);
     if (this.#pending.length === 1) this.#schedule();
+    else if (this.#pending.length >= MAX_PENDING_ROWS) this.flush();
     return id;
   }
 

@@ -1,6 +1,11 @@
 import { strict as assert } from "node:assert";
 import { migrateModule, openDatabase } from "../storage/sqlite.ts";
-import { MAM_MIGRATIONS, SqliteArchiveStore, UnknownArchiveId } from "./archive_store.ts";
+import {
+  MAM_MIGRATIONS,
+  MAX_PENDING_ROWS,
+  SqliteArchiveStore,
+  UnknownArchiveId,
+} from "./archive_store.ts";
 
 /** A store with `n` messages for juliet, one a second from t=1000 s, alternately with romeo and nurse. */
 function archive(n: number, countLimit?: number) {
@@ -196,5 +201,25 @@ Deno.test("SqliteArchiveStore.find() leaves out count and index past countLimit"
   assert.equal(after.index, 2);
   assert.equal(store.find("juliet", { max: 2, after: "m7" }).index, undefined);
   assert.equal(store.find("juliet", { max: 0 }).complete, false);
+  db.close();
+});
+
+Deno.test("SqliteArchiveStore: appends write the queue themselves past MAX_PENDING_ROWS", () => {
+  const { db, store } = archive(0);
+  const rows = () => Number(db.prepare("SELECT count(*) AS n FROM mam_archive").get()!.n);
+  const append = (i: number) =>
+    store.append("juliet", {
+      with: "romeo@localhost",
+      direction: "in",
+      stanza: `<message xmlns='jabber:client'><body>${i}</body></message>`,
+      time: 1_000_000 + i,
+    });
+  for (let i = 0; i < MAX_PENDING_ROWS - 1; i++) append(i);
+  assert.equal(rows(), 0, "below the bound, the background flush writes them");
+  append(MAX_PENDING_ROWS - 1);
+  assert.equal(rows(), MAX_PENDING_ROWS, "at the bound, the append wrote the queue");
+  append(MAX_PENDING_ROWS);
+  store.flush();
+  assert.equal(rows(), MAX_PENDING_ROWS + 1);
   db.close();
 });

@@ -29,6 +29,9 @@ export interface StartOptions {
 }
 
 /** A running server. */
+/** Longest wait at shutdown for connections to close by themselves (their linger time is 2 s). */
+const STOP_WAIT_MS = 3000;
+
 export class Server {
   readonly config: Config;
   readonly accounts: Accounts;
@@ -38,6 +41,7 @@ export class Server {
   #streams = new Set<C2sStream>();
   /** The default log, when no `log` was given: flushed when the server stops. */
   #batchedLog: BatchedLog | undefined;
+  #log: (line: string) => void = () => {};
   #modules: RunningModules;
   #stopped: Promise<void> | null = null;
   #admin: AdminSocket | null = null;
@@ -146,6 +150,7 @@ export class Server {
       const server = new Server({ config, accounts, router, db, listener, modules });
       server.#streams = streams;
       server.#batchedLog = batched;
+      server.#log = log;
       const adminPath = join(config.dataDir, ADMIN_SOCKET_NAME);
       try {
         server.#admin = await AdminSocket.listen(
@@ -218,7 +223,21 @@ export class Server {
       for (const stream of this.#streams) {
         stream.closeWithError("system-shutdown", "Server is stopping");
       }
-      await closing;
+      // Each closed connection goes within its linger time; one that does not (a peer that
+      // never reads, a socket stuck in its handshake) must not hold the stop up for ever.
+      const waited = performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const lingering = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), STOP_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
+      if (lingering) {
+        this.#log(
+          `stopping: ${this.#listener.connections} connection(s) still open after ` +
+            `${Math.round(performance.now() - waited)} ms; closing them`,
+        );
+      }
       // Streams closed above had their chance to flush; nothing outlives the server.
       this.#listener.destroyAll();
       // Give the routing of the sessions' final unavailable presences a turn to finish.

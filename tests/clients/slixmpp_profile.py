@@ -12,9 +12,10 @@ bookmark in private XML storage with xep_0048; his phone reads urn:xmpp:bookmark
 and publishes a second conference there; the desktop reads both back with xep_0048 (private XML
 and the legacy PEP node).
 
---flow caps (XEP-0115 §§5–6, XEP-0163 §4): Juliet and the nurse subscribe to Romeo; both advertise
-caps with xep_0115 and have xep_0118, but only Juliet keeps the tune+notify interest; the server
-asks each for its disco#info, which slixmpp answers itself; Romeo publishes a tune with xep_0118.
+--flow caps (XEP-0115 §§5–6, XEP-0163 §4): Juliet and the nurse subscribe to Romeo; both
+advertise caps with xep_0115 and have xep_0118, but only Juliet keeps the tune+notify interest;
+the server asks each for its disco#info, which slixmpp answers itself; Romeo publishes a tune
+with xep_0118.
 
 --flow csi (XEP-0352): Romeo and Juliet subscribe to each other; Juliet goes inactive with
 xep_0352; Romeo changes his presence three times and sends two chat states (xep_0085); then a
@@ -198,7 +199,8 @@ class Profile:
         data = await romeo["xep_0084"].publish_avatar(image, options=open_node,
                                                       timeout=self.timeout)
         metadata = await romeo["xep_0084"].publish_avatar_metadata(
-            {"id": sha1, "type": "image/png", "bytes": str(len(image)), "width": "4", "height": "3"},
+            {"id": sha1, "type": "image/png", "bytes": str(len(image)),
+             "width": "4", "height": "3"},
             options=open_node, timeout=self.timeout)
         self.report("publish", image=base64.b64encode(image).decode(), sha1=sha1,
                     data_item=data["pubsub"]["publish"]["item"]["id"],
@@ -332,8 +334,9 @@ class Profile:
         def watch(stanza):
             # Read from the XML: asking the stanza for its disco_info would add one to it.
             query = stanza.xml.find(f"{{{DISCO_INFO}}}query") if stanza.name == "iq" else None
-            if stanza["type"] == "result" and "#" in (query is not None and query.get("node") or ""):
-                answers.append({"to": str(stanza["to"]), "node": query.get("node")})
+            node = query.get("node") if query is not None else None
+            if stanza["type"] == "result" and node is not None and "#" in node:
+                answers.append({"to": str(stanza["to"]), "node": node})
                 for future in waiting:
                     if not future.done():
                         future.set_result(True)

@@ -637,7 +637,7 @@ async function sessionsPhase(run: Run) {
 
   // Idle: nothing is sent; a server without per-session timers uses no CPU. In slices, so that
   // a one-off (the garbage collector finishing after the logins) shows apart from a steady cost.
-  const slices = 4;
+  const slices = Math.max(1, Math.round(options.idleSeconds / 5));
   const idleStart = await snap(run);
   const idleSlices: number[] = [];
   let sliceStart = idleStart;

@@ -414,9 +414,13 @@ export class MucService implements Component {
     const destruction = room.destruction;
     if (destruction !== undefined && room.config.persistent && !room.locked) {
       const now = Date.now();
+      // Kept in order of expiry (each is re-inserted at the end), so only the expired ones at
+      // the front are visited: destroying many rooms in a row stays linear.
       for (const [jid, { until }] of this.#tombstones) {
-        if (until < now) this.#tombstones.delete(jid);
+        if (until >= now) break;
+        this.#tombstones.delete(jid);
       }
+      this.#tombstones.delete(room.jid);
       this.#tombstones.set(room.jid, { ...destruction, until: now + TOMBSTONE_MS });
     }
     this.hooks.fireNotify("room-destroyed", { room });

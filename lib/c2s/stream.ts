@@ -865,7 +865,7 @@ function delay(ms: number): Promise<void> {
 }
 
 function encodeBase64(bytes: Uint8Array): string {
-  return bytes.length === 0 ? "=" : btoa(String.fromCharCode(...bytes));
+  return bytes.length === 0 ? "=" : bytes.toBase64();
 }
 
 /** Decodes base64 strictly (RFC 6120 §6.4.2); undefined if malformed. */
@@ -873,7 +873,7 @@ function decodeBase64(text: string): Uint8Array | undefined {
   if (text === "" || text === "=") return new Uint8Array();
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(text);
   } catch {
     return undefined;
   }

@@ -104,12 +104,7 @@ export async function scramKeys(
 
 /** Standard base64 with padding. */
 export function encodeBase64(bytes: Uint8Array): string {
-  let binary = "";
-  // Chunked so String.fromCharCode never sees too many arguments.
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
+  return bytes.toBase64();
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -117,10 +112,11 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** Decodes strict padded base64, or returns null if `text` is not that. */
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | null {
   if (!BASE64.test(text)) return null;
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+  try {
+    return Uint8Array.fromBase64(text);
+  } catch {
+    return null;
+  }
 }
 
 /** Splits `a=b,c=d` into ordered pairs, or returns null if any part is not `letter=value`. */

@@ -6,6 +6,7 @@ import { CAPS_MODULE } from "../caps/mod.ts";
 import { CONTACT_MODULE } from "../contact_addresses/mod.ts";
 import { DISCO_MODULE } from "../disco/mod.ts";
 import { ENTITY_TIME_MODULE } from "../entity_time/mod.ts";
+import { EXTERNAL_SERVICES_MODULE } from "../external_services/mod.ts";
 import {
   BLOCKING_MODULE,
   CARBONS_MODULE,
@@ -37,6 +38,7 @@ export const BUILTIN_MODULES = [
   MAM_MODULE,
   ENTITY_TIME_MODULE,
   CONTACT_MODULE,
+  EXTERNAL_SERVICES_MODULE,
   VCARD_MODULE,
   PRIVATE_STORAGE_MODULE,
   CAPS_MODULE,

@@ -62,4 +62,6 @@ export const NS = {
   PUBSUB_SUBSCRIBE_OPTIONS: "http://jabber.org/protocol/pubsub#subscribe_options",
   SM: "urn:xmpp:sm:3",
   CSI: "urn:xmpp:csi:0",
+  EXTDISCO: "urn:xmpp:extdisco:2",
+  EXTDISCO_1: "urn:xmpp:extdisco:1",
 } as const;

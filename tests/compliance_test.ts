@@ -53,3 +53,12 @@ Deno.test("compliance: the checks see modules turned off", async () => {
   }
   assert.equal(found.get("XEP-0198 Stream Management"), true);
 });
+
+Deno.test("compliance: the External Service Discovery check passes once a TURN server is configured", async () => {
+  const found = await results((config) => {
+    config.external_services.secret = "compliance-secret";
+    config.external_services.turnHost = "turn.localhost";
+  });
+  assert.equal(found.get("XEP-0215 External Service Discovery (STUN/TURN)"), true);
+  assert.equal((await results()).get("XEP-0215 External Service Discovery (STUN/TURN)"), false);
+});

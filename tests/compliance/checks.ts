@@ -181,7 +181,7 @@ export const CHECKS: readonly Check[] = [
     xep: "XEP-0215",
     name: "External Service Discovery (STUN/TURN)",
     core: false,
-    passes: (p) => has(p.server, "urn:xmpp:extdisco:2") || has(p.server, "urn:xmpp:extdisco:1"),
+    passes: (p) => has(p.server, NS.EXTDISCO) || has(p.server, NS.EXTDISCO_1),
   },
   {
     xep: "XEP-0368",

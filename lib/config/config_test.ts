@@ -62,6 +62,22 @@ const MODULE_DEFAULTS = {
     archiveExpiresAfter: 604_800_000,
     vcardMaxBytes: 131072,
   },
+  proxy65: {
+    enabled: false,
+    domain: "",
+    port: 7777,
+    bind: "0.0.0.0",
+    host: "",
+    maxPending: 200,
+    maxPendingPerAddress: 20,
+    maxActive: 100,
+    maxActivePerUser: 5,
+    rateBytes: 1048576,
+    burstBytes: 1048576,
+    pendingTimeoutMs: 60000,
+    idleTimeoutMs: 300000,
+    maxTransferBytes: 0,
+  },
 };
 
 function expected(changes: Partial<Config> = {}): Config {

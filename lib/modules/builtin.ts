@@ -20,6 +20,7 @@ import { MUC_MODULE } from "../muc/mod.ts";
 import { PEP_MODULE } from "../pep/mod.ts";
 import { PING_MODULE } from "../ping/mod.ts";
 import { PRIVATE_STORAGE_MODULE } from "../private_storage/mod.ts";
+import { PROXY65_MODULE } from "../proxy65/mod.ts";
 import { REGISTRATION_MODULE } from "../register/mod.ts";
 import { VCARD_MODULE } from "../vcard/mod.ts";
 import { VERSION_MODULE } from "../version/mod.ts";
@@ -47,4 +48,5 @@ export const BUILTIN_MODULES = [
   AVATARS_MODULE,
   REGISTRATION_MODULE,
   MUC_MODULE,
+  PROXY65_MODULE,
 ] as const;

@@ -84,7 +84,9 @@ function oneOf<T extends string>(key: string, value: unknown, allowed: readonly 
 export function readServices(key: string, value: unknown): ExternalService[] {
   if (!Array.isArray(value)) invalid(key, `an array of tables ([[${key}]])`, value);
   if (value.length > MAX_SERVICES) {
-    invalid(key, `at most ${MAX_SERVICES} services`, `${value.length} of them`);
+    throw new InvalidValue(
+      `${key} must have at most ${MAX_SERVICES} services, got ${value.length}`,
+    );
   }
   return value.map((item: unknown, i) => readService(`${key}[${i}]`, item));
 }

@@ -9,7 +9,7 @@ import { NS } from "../stanza/ns.ts";
 import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { el, type Element } from "../xml/element.ts";
-import { turnCredentials } from "./credentials.ts";
+import { type TurnCredentials, turnCredentials } from "./credentials.ts";
 import type { ExternalService } from "./_options.ts";
 
 /** Options for {@linkcode externalServicesModule}. */
@@ -36,26 +36,16 @@ export function externalServicesModule(
 ): void {
   if (services.length === 0) return;
   const now = options.now ?? Date.now;
-  // Credentials are computed for each answer (no state): the expiry is counted from now.
-  const serviceElement = (service: ExternalService, origin: BoundSession) => {
-    const attrs: Record<string, string> = {
-      type: service.type,
-      host: service.host,
-      port: String(service.port),
-      transport: service.transport,
-    };
-    if (service.name !== undefined) attrs.name = service.name;
-    if (service.restricted) {
-      const given = turnCredentials(options.secret, {
+  // One set of credentials per answer, made from the clock and the secret alone (no state);
+  // every restricted service of the answer shares it, as they share the secret.
+  const answer = (origin: BoundSession, found: readonly ExternalService[]) => {
+    const given = found.some((s) => s.restricted)
+      ? turnCredentials(options.secret, {
         user: origin.jid.bare,
         expires: Math.floor(now() / 1000) + options.ttlSeconds,
-      });
-      attrs.restricted = "true";
-      attrs.username = given.username;
-      attrs.password = given.password;
-      attrs.expires = dateTime(given.expires);
-    }
-    return el("service", attrs);
+      })
+      : undefined;
+    return found.map((service) => serviceElement(service, given));
   };
 
   for (const ns of NAMESPACES) {
@@ -68,7 +58,7 @@ export function externalServicesModule(
         el(
           "services",
           type === undefined ? { xmlns: ns } : { xmlns: ns, type },
-          ...found.map((service) => serviceElement(service, user)),
+          ...answer(user, found),
         ),
       );
     });
@@ -97,7 +87,7 @@ export function externalServicesModule(
         });
       }
       return reply(stanza).append(
-        el("credentials", { xmlns: ns }, ...found.map((service) => serviceElement(service, user))),
+        el("credentials", { xmlns: ns }, ...answer(user, found)),
       );
     });
   }
@@ -128,6 +118,24 @@ function readWanted(service: Element): { type: string; host: string; port?: numb
     throw new StanzaError("modify", "bad-request", { text: "'port' must be from 1 to 65535" });
   }
   return { type, host, port: number };
+}
+
+/** A `<service/>` (XEP-0215 §2), with `given` if it is restricted. */
+function serviceElement(service: ExternalService, given: TurnCredentials | undefined): Element {
+  const attrs: Record<string, string> = {
+    type: service.type,
+    host: service.host,
+    port: String(service.port),
+    transport: service.transport,
+  };
+  if (service.name !== undefined) attrs.name = service.name;
+  if (service.restricted && given !== undefined) {
+    attrs.restricted = "true";
+    attrs.username = given.username;
+    attrs.password = given.password;
+    attrs.expires = dateTime(given.expires);
+  }
+  return el("service", attrs);
 }
 
 /** XEP-0082 date-time in UTC, to the second: `2026-01-01T00:00:00Z`. */

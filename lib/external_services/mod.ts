@@ -2,7 +2,7 @@
 // and TURN servers announced to the server's users, TURN with time-limited credentials for
 // coturn's use-auth-secret. See external_services.ts (the protocol), credentials.ts (the
 // credentials) and _options.ts (the section).
-import { boolean, integer, nonEmptyString } from "../config/values.ts";
+import { boolean, integer, invalid } from "../config/values.ts";
 import type { NamedModule } from "../modules/module.ts";
 import { externalServicesModule } from "./external_services.ts";
 import {
@@ -36,7 +36,7 @@ export const EXTERNAL_SERVICES_MODULE: NamedModule<"external_services", External
     services: { default: [], read: readServices },
     secret: {
       default: "",
-      read: (key, value) => value === "" ? "" : nonEmptyString(key, value),
+      read: (key, value) => typeof value === "string" ? value : invalid(key, "a string", value),
     },
     ttlSeconds: {
       default: DEFAULT_TTL_SECONDS,

@@ -62,3 +62,12 @@ Deno.test("compliance: the External Service Discovery check passes once a TURN s
   assert.equal(found.get("XEP-0215 External Service Discovery (STUN/TURN)"), true);
   assert.equal((await results()).get("XEP-0215 External Service Discovery (STUN/TURN)"), false);
 });
+
+Deno.test("compliance: the SOCKS5 Bytestreams proxy check passes once proxy65 is enabled", async () => {
+  const found = await results((config) => {
+    Object.assign(config.proxy65, { enabled: true, port: 0, bind: "127.0.0.1" });
+  });
+  assert.equal(found.get("XEP-0065 SOCKS5 Bytestreams proxy"), true);
+  // Off by default (lib/proxy65/mod.ts says why).
+  assert.equal((await results()).get("XEP-0065 SOCKS5 Bytestreams proxy"), false);
+});

@@ -261,3 +261,68 @@ Deno.test("proxy65: bytes per second per pair, and the per-transfer limit", asyn
   target.conn.close();
   requester.conn.close();
 });
+
+Deno.test("proxy65: active pairs per user, the idle timeout, and a reader that does not read", async () => {
+  await using test = await startTestServer({
+    accounts: ACCOUNTS,
+    configure: enable({
+      maxActivePerUser: 1,
+      idleTimeoutMs: 600,
+      rateBytes: 1 << 30,
+      burstBytes: 1 << 30,
+    }),
+  });
+  await using romeo = await login(test.port, "romeo");
+  await using juliet = await login(test.port, "juliet");
+  const { port } = await streamhost(romeo);
+  const pair = async (sid: string) => {
+    const hash = streamHash(sid, romeo.fullJid, juliet.fullJid);
+    return { target: await socks(port, hash), requester: await socks(port, hash) };
+  };
+  const first = await pair("first");
+  assert.equal(
+    (await iq(romeo, "set", PROXY, activateQuery("first", juliet.fullJid))).attrs.type,
+    "result",
+  );
+  // Romeo already relays one stream: the second waits (resource-constraint).
+  const second = await pair("second");
+  const refused = await iq(romeo, "set", PROXY, activateQuery("second", juliet.fullJid));
+  assert.equal(condition(refused), "resource-constraint");
+  assert.equal(refused.getChild("error")!.attrs.type, "wait");
+
+  // The target reads nothing: the requester's writes stall once the buffers on the way are full,
+  // instead of the proxy queueing what it cannot pass on (every write awaits the previous one).
+  const chunk = new Uint8Array(65536);
+  let written = 0;
+  const stalled = (async () => {
+    try {
+      for (;;) {
+        written += await first.requester.conn.write(chunk);
+      }
+    } catch {
+      // closed below
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const afterStall = written;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.ok(afterStall < 64 * 1024 * 1024, `${afterStall} bytes accepted`);
+  assert.equal(written, afterStall, "the writer is paused");
+  first.requester.conn.close();
+  first.target.conn.close();
+  await stalled;
+
+  // The first pair is gone: the second may be activated, then times out once idle.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(
+    (await iq(romeo, "set", PROXY, activateQuery("second", juliet.fullJid))).attrs.type,
+    "result",
+  );
+  const started = performance.now();
+  assert.equal(await second.target.conn.read(new Uint8Array(1)), null);
+  assert.equal(await second.requester.conn.read(new Uint8Array(1)), null);
+  const idle = performance.now() - started;
+  assert.ok(idle >= 400 && idle < 3000, `closed after ${idle} ms idle`);
+  second.target.conn.close();
+  second.requester.conn.close();
+});

@@ -2,6 +2,7 @@
 import { type Config, defaultConfig, parseConfigToml } from "../lib/config/config.ts";
 import { Server } from "../lib/server/server.ts";
 import { join } from "node:path";
+import { strict as assert } from "node:assert";
 
 export interface TestServer {
   server: Server;
@@ -28,6 +29,8 @@ export async function startTestServer(
     ? parseConfigToml(options.toml.text, options.toml.origin)
     : defaultConfig();
   config.port = 0;
+  // No direct-TLS port unless a test asks for one (0: a free port), so none takes 5223.
+  config.directTlsPort = null;
   config.bind = "127.0.0.1";
   config.dataDir = dataDir;
   config.databasePath = join(dataDir, "verona.sqlite");
@@ -49,4 +52,21 @@ export async function startTestServer(
       if (!options.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Waits until the server has released every connection (a closing socket may linger ≤ 2 s). */
+export async function countsBackToZero(test: TestServer): Promise<void> {
+  const deadline = Date.now() + 4000;
+  while (test.server.connectionCount > 0 || test.server.connectionsPerAddress.size > 0) {
+    if (Date.now() > deadline) {
+      assert.fail(
+        `still counted: ${test.server.connectionCount} open, per address ${
+          JSON.stringify([...test.server.connectionsPerAddress])
+        }`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(test.server.streamCount, 0, "every stream ended");
+  assert.equal(test.server.router.sessionCount, 0, "every session unbound");
 }

@@ -23,6 +23,35 @@ export class RawClient {
     });
   }
 
+  /**
+   * Opens a connection that is TLS from the first byte (XEP-0368) for `localhost`, offering
+   * `alpn` (default `xmpp-client`; none when empty); rejects if the handshake fails. The
+   * certificate is verified against `ca` (PEM) when given.
+   */
+  static connectDirectTls(
+    port: number,
+    options: { alpn?: string[]; ca?: string } = {},
+  ): Promise<RawClient> {
+    const alpn = options.alpn ?? ["xmpp-client"];
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({
+        port,
+        host: "127.0.0.1",
+        servername: "localhost",
+        ca: options.ca,
+        rejectUnauthorized: options.ca !== undefined,
+        ALPNProtocols: alpn.length > 0 ? alpn : undefined,
+      });
+      socket.once("error", reject);
+      socket.once("secureConnect", () => resolve(new RawClient(socket)));
+    });
+  }
+
+  /** The ALPN protocol the server chose, if any (false on a plain connection). */
+  get alpnProtocol(): string | false | null {
+    return "alpnProtocol" in this.#socket ? this.#socket.alpnProtocol : false;
+  }
+
   /** Everything received so far. */
   get text(): string {
     return this.#received;

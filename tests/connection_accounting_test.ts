@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { ReplayClient } from "../lib/replay/client.ts";
 import { login } from "./_clients.ts";
-import { startTestServer, type TestServer } from "./_harness.ts";
+import { countsBackToZero, startTestServer, type TestServer } from "./_harness.ts";
 import { openStream, RawClient } from "./_raw_client.ts";
 
 const ACCOUNTS: [string, string][] = [["romeo", "r0me0-pass"], ["juliet", "juliet-pass"]];
@@ -21,23 +21,6 @@ async function startSmall(): Promise<TestServer> {
       config.limits.negotiationTimeoutMs = 300;
     },
   });
-}
-
-/** Waits until the server has released every connection (a closing socket may linger ≤ 2 s). */
-async function countsBackToZero(test: TestServer): Promise<void> {
-  const deadline = Date.now() + 4000;
-  while (test.server.connectionCount > 0 || test.server.connectionsPerAddress.size > 0) {
-    if (Date.now() > deadline) {
-      assert.fail(
-        `still counted: ${test.server.connectionCount} open, per address ${
-          JSON.stringify([...test.server.connectionsPerAddress])
-        }`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.equal(test.server.streamCount, 0, "every stream ended");
-  assert.equal(test.server.router.sessionCount, 0, "every session unbound");
 }
 
 function loginFrom(test: TestServer, localAddress?: string): Promise<ReplayClient> {

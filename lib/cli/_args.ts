@@ -27,19 +27,34 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
 
 /** Loads the configuration from `--config`, then applies flag overrides. */
 export function configFromFlags(
-  values: { config?: string; data?: string; domain?: string; port?: string; bind?: string },
+  values: {
+    config?: string;
+    data?: string;
+    domain?: string;
+    port?: string;
+    "direct-tls-port"?: string;
+    bind?: string;
+  },
 ): Promise<Config> {
-  let port: number | undefined;
-  if (values.port !== undefined) {
-    port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new UsageError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
-    }
-  }
   return loadConfig({
     file: values.config,
-    overrides: { dataDir: values.data, domain: values.domain, port, bind: values.bind },
+    overrides: {
+      dataDir: values.data,
+      domain: values.domain,
+      port: portFlag("--port", values.port),
+      directTlsPort: portFlag("--direct-tls-port", values["direct-tls-port"]),
+      bind: values.bind,
+    },
   });
+}
+
+function portFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`${flag} must be an integer from 0 to 65535, got "${value}"`);
+  }
+  return port;
 }
 
 /** Runs a command body, mapping known errors to messages and exit codes. */

@@ -8,13 +8,15 @@ const USAGE = `Usage: verona spec --host HOST --port PORT [options] FILE...
 
 Replays scansion scripts (Prosody's integration-test format, *.scs) against an XMPP
 server, one client connection per [Client] of the script. Each client connects like a
-real client: STARTTLS when offered (the certificate is not verified), SASL, resource
-binding. The accounts of the scripts' [Client] sections (jid: and password:) must
-already exist on the target server: this command creates none.
+real client: STARTTLS when offered, or TLS from the first byte with --direct-tls (the
+certificate is not verified), SASL, resource binding. The accounts of the scripts'
+[Client] sections (jid: and password:) must already exist on the target server: this
+command creates none.
 
 Options:
   --host HOST        server to connect to (the stream's domain is each JID's domain)
   --port PORT        its client port, e.g. 5222
+  --direct-tls       the port speaks TLS from the first byte (XEP-0368), e.g. 5223
   --timeout MS       longest wait for each receives step and each login answer
                      (default 5000)
   --mechanism M      SASL mechanism to use; repeat to give a preference order
@@ -60,6 +62,7 @@ export async function specCommand(args: string[]): Promise<number> {
 interface SpecOptions {
   host: string;
   port: number;
+  directTls: boolean;
   timeoutMs?: number;
   mechanisms?: string[];
   files: string[];
@@ -73,6 +76,7 @@ function readOptions(args: string[]): SpecOptions | "help" {
     options: {
       host: { type: "string" },
       port: { type: "string" },
+      "direct-tls": { type: "boolean" },
       timeout: { type: "string" },
       mechanism: { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
@@ -104,7 +108,14 @@ function readOptions(args: string[]): SpecOptions | "help" {
     }
   }
   if (positionals.length === 0) throw new UsageError("no script FILE given");
-  return { host: values.host, port, timeoutMs, mechanisms: values.mechanism, files: positionals };
+  return {
+    host: values.host,
+    port,
+    directTls: values["direct-tls"] ?? false,
+    timeoutMs,
+    mechanisms: values.mechanism,
+    files: positionals,
+  };
 }
 
 async function replayFile(

@@ -4,8 +4,9 @@ import { CONFIG_FLAGS, configFromFlags, parseFlags, runCommand, UsageError } fro
 
 export const START_USAGE = `Usage: verona start [options]
 
-Runs the XMPP server: client connections (STARTTLS required) on --port,
-multi-user chat at conference.<domain>. Stops cleanly on Ctrl-C or SIGTERM;
+Runs the XMPP server: client connections on --port (STARTTLS required) and on
+--direct-tls-port (TLS from the first byte, XEP-0368), multi-user chat at
+conference.<domain>. Stops cleanly on Ctrl-C or SIGTERM;
 SIGUSR2 logs a status line (connections, streams, sessions, memory). Never send
 SIGUSR1: the Deno runtime answers it by opening a V8 inspector on 127.0.0.1:9229,
 which gives anyone who connects to it control of the process.
@@ -14,6 +15,8 @@ Options:
   --config FILE   TOML configuration file (see lib/config/verona.example.toml)
   --domain NAME   XMPP domain to serve (default: localhost)
   --port N        client port (default: 5222; 0 picks a free port)
+  --direct-tls-port N
+                  client port for direct TLS (default: 5223; 0: none)
   --bind ADDR     address to listen on (default: 0.0.0.0)
   --data DIR      data directory: database and certificate (default: ./data)
   -h, --help      show this help`;
@@ -23,6 +26,7 @@ export function startCommand(args: string[]): Promise<number> {
     const { values, positionals } = parseFlags(args, {
       ...CONFIG_FLAGS,
       port: { type: "string" },
+      "direct-tls-port": { type: "string" },
       bind: { type: "string" },
     });
     if (values.help) {
@@ -41,10 +45,14 @@ export function startCommand(args: string[]): Promise<number> {
       Deno.addSignalListener("SIGINT", stop);
       Deno.addSignalListener("SIGTERM", stop);
     });
+    // The c2s port stays the one right before " for": tools read it from this line.
     console.log(
       `Verona listening for clients (c2s, STARTTLS${config.tls.required ? " required" : ""}) ` +
-        `on ${config.bind}:${server.port} for ${config.domain}; MUC at ${config.mucDomain}; ` +
-        `data in ${config.dataDir}`,
+        `on ${config.bind}:${server.port} for ${config.domain}; ` +
+        (server.directTlsPort === null
+          ? ""
+          : `direct TLS (XEP-0368) on ${config.bind}:${server.directTlsPort}; `) +
+        `MUC at ${config.mucDomain}; data in ${config.dataDir}`,
     );
     await stopped;
     Deno.removeSignalListener("SIGUSR2", status);

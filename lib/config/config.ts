@@ -106,6 +106,11 @@ export interface CoreConfig {
   mucDomain: string;
   /** TCP port for client connections; 0 picks a free one (tests). */
   port: number;
+  /**
+   * TCP port for client connections over direct TLS (XEP-0368), on `bind`; null for none
+   * (`direct_tls_port = 0` in the file). 0 picks a free one (tests).
+   */
+  directTlsPort: number | null;
   /** Address to listen on. */
   bind: string;
   /** Directory for runtime state: the database and generated certificates. */
@@ -122,7 +127,10 @@ export interface CoreConfig {
 export type Config = CoreConfig & ModuleSections;
 
 /** The options that command-line flags can override. */
-export type ConfigOverrides = Partial<Pick<Config, "domain" | "port" | "dataDir" | "bind">>;
+export type ConfigOverrides = Partial<Pick<Config, "domain" | "port" | "dataDir" | "bind">> & {
+  /** As `direct_tls_port` in the file: 0 for no direct TLS. */
+  directTlsPort?: number;
+};
 
 /** Thrown when a configuration cannot be read or is invalid; the message says where and why. */
 export class ConfigError extends Error {
@@ -226,6 +234,8 @@ interface Input {
   domain?: string;
   mucDomain?: string;
   port?: number;
+  /** 0: none. */
+  directTlsPort?: number;
   bind?: string;
   dataDir?: string;
   databasePath?: string;
@@ -241,6 +251,7 @@ export const CORE_KEYS: readonly string[] = [
   "domain",
   "muc_domain",
   "port",
+  "direct_tls_port",
   "bind",
   "data_dir",
   "database",
@@ -322,6 +333,9 @@ function readTable(
         break;
       case "port":
         input.port = integer(key, value, 0, 65535);
+        break;
+      case "direct_tls_port":
+        input.directTlsPort = integer(key, value, 0, 65535);
         break;
       case "bind":
         input.bind = address(key, value);
@@ -405,6 +419,9 @@ function applyOverrides(input: Input, overrides: ConfigOverrides): Input {
   guard(null, () => {
     if (overrides.domain !== undefined) result.domain = domainName("--domain", overrides.domain);
     if (overrides.port !== undefined) result.port = integer("--port", overrides.port, 0, 65535);
+    if (overrides.directTlsPort !== undefined) {
+      result.directTlsPort = integer("--direct-tls-port", overrides.directTlsPort, 0, 65535);
+    }
     if (overrides.bind !== undefined) result.bind = address("--bind", overrides.bind);
     if (overrides.dataDir !== undefined) {
       result.dataDir = nonEmptyString("--data-dir", overrides.dataDir);
@@ -425,6 +442,7 @@ function build(
     domain,
     mucDomain: input.mucDomain ?? `conference.${domain}`,
     port: input.port ?? 5222,
+    directTlsPort: input.directTlsPort === 0 ? null : input.directTlsPort ?? 5223,
     bind: input.bind ?? "0.0.0.0",
     dataDir,
     databasePath: input.databasePath ?? join(dataDir, DATABASE_FILE),
@@ -450,6 +468,11 @@ function build(
   guard(origin, () => {
     if (config.mucDomain === config.domain) {
       throw new InvalidValue(`muc_domain must differ from domain, both are "${config.domain}"`);
+    }
+    if (config.directTlsPort === config.port && config.port !== 0) {
+      throw new InvalidValue(
+        `direct_tls_port must differ from port, both are ${config.port} (0 turns direct TLS off)`,
+      );
     }
     if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
       throw new InvalidValue("tls.cert and tls.key must be set together");

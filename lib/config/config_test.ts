@@ -106,6 +106,7 @@ Deno.test("defaultConfig() has the documented defaults", () => {
     domain: "localhost",
     mucDomain: "conference.localhost",
     port: 5222,
+    directTlsPort: 5223,
     bind: "0.0.0.0",
     dataDir: "./data",
     databasePath: join("./data", "verona.sqlite"),
@@ -156,6 +157,7 @@ Deno.test("parseConfigToml() reads a full file", () => {
 domain = "example.org"
 muc_domain = "rooms.example.org"
 port = 5223
+direct_tls_port = 5224
 bind = "::"
 data_dir = "/var/lib/verona"
 database = "/var/lib/verona/db.sqlite"
@@ -193,6 +195,7 @@ bounce = false
     domain: "example.org",
     mucDomain: "rooms.example.org",
     port: 5223,
+    directTlsPort: 5224,
     bind: "::",
     dataDir: "/var/lib/verona",
     databasePath: "/var/lib/verona/db.sqlite",
@@ -322,6 +325,25 @@ Deno.test("loadConfig() keeps explicitly set muc_domain and database over overri
   });
 });
 
+Deno.test("direct_tls_port: 0 turns direct TLS off, in the file and as an override", async () => {
+  assert.equal(parseConfigToml("direct_tls_port = 0", "x.toml").directTlsPort, null);
+  assert.equal(parseConfigToml("direct_tls_port = 443", "x.toml").directTlsPort, 443);
+  assert.equal((await loadConfig({ overrides: { directTlsPort: 0 } })).directTlsPort, null);
+  assert.equal((await loadConfig({ overrides: { directTlsPort: 5300 } })).directTlsPort, 5300);
+  // Moving the c2s port onto the default direct-TLS port needs the other one moved or off.
+  assertConfigError(
+    () => parseConfigToml("port = 5223", "x.toml"),
+    'Cannot load config "x.toml": direct_tls_port must differ from port, both are 5223 (0 turns direct TLS off)',
+  );
+  assert.equal(parseConfigToml("port = 5223\ndirect_tls_port = 0", "x.toml").port, 5223);
+  await assert.rejects(
+    () => loadConfig({ overrides: { directTlsPort: 65536 } }),
+    new ConfigError(
+      "Cannot load config: --direct-tls-port must be an integer from 0 to 65535, got 65536",
+    ),
+  );
+});
+
 Deno.test("loadConfig() names a missing file", async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, "missing.toml");
@@ -406,6 +428,11 @@ Deno.test("parseConfigToml() rejects values of the wrong type or range", () => {
     ["port = 52.5", "port must be an integer from 0 to 65535, got 52.5"],
     ["port = [1]", "port must be an integer from 0 to 65535, got an array"],
     ["port = 1979-05-27", "port must be an integer from 0 to 65535, got a date"],
+    [
+      'direct_tls_port = "5223"',
+      'direct_tls_port must be an integer from 0 to 65535, got "5223"',
+    ],
+    ["direct_tls_port = -1", "direct_tls_port must be an integer from 0 to 65535, got -1"],
     ['bind = ""', 'bind must be an IP address or host name such as "0.0.0.0" or "::", got ""'],
     ["data_dir = 5", "data_dir must be a non-empty string, got 5"],
     ['database = ""', 'database must be a non-empty string, got ""'],

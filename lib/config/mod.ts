@@ -3,7 +3,7 @@
  * @example
  * ```ts
  * import { loadConfig } from "./lib/config/mod.ts";
- * const config = await loadConfig({ file: "verona.toml", overrides: { port: 5223 } });
+ * const config = await loadConfig({ file: "verona.toml", overrides: { port: 15222 } });
  * ```
  *
  * @module

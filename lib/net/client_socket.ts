@@ -1,7 +1,9 @@
 // The client side of a c2s connection, for our own tools (spec replay, load generator):
-// TCP with a timeout, and STARTTLS that encrypts without verifying (test servers are self-signed).
+// TCP with a timeout, and STARTTLS or direct TLS (XEP-0368) that encrypt without verifying (test
+// servers are self-signed).
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
+import { ALPN_XMPP_CLIENT } from "./transport.ts";
 
 /** Opens a TCP connection (from `localAddress` if given), or rejects after `timeoutMs`. */
 export function openTcp(
@@ -41,8 +43,32 @@ export function upgradeToTls(
   raw.removeAllListeners("close");
   raw.removeAllListeners("error");
   raw.on("error", () => {}); // the TLS socket reports it
+  return handshake({ socket: raw, servername }, timeoutMs);
+}
+
+/**
+ * Opens a connection that is TLS from the first byte (XEP-0368 §3: SNI `servername`, the
+ * domain, and ALPN `xmpp-client`), with TCP_NODELAY; each step may take `timeoutMs`. The
+ * certificate is not verified, as with {@linkcode upgradeToTls}.
+ */
+export async function openDirectTls(
+  host: string,
+  port: number,
+  options: { servername: string; timeoutMs: number; localAddress?: string },
+): Promise<TLSSocket> {
+  const raw = await openTcp(host, port, options.timeoutMs, options.localAddress);
+  raw.setNoDelay(true);
+  raw.on("error", () => {}); // the TLS socket reports it
+  const { servername } = options;
+  return handshake(
+    { socket: raw, servername, ALPNProtocols: [ALPN_XMPP_CLIENT] },
+    options.timeoutMs,
+  );
+}
+
+function handshake(options: ConnectionOptions, timeoutMs: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const secure = tlsConnect({ socket: raw, servername, rejectUnauthorized: false });
+    const secure = tlsConnect({ ...options, rejectUnauthorized: false });
     const timer = setTimeout(() => {
       secure.destroy();
       reject(new Error(`no TLS handshake within ${timeoutMs} ms`));

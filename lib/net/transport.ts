@@ -1,7 +1,9 @@
-// A c2s socket: batched writes and the server side of STARTTLS (RFC 6120 §5.4.3.3).
+// A c2s socket: batched writes and the server side of STARTTLS (RFC 6120 §5.4.3.3) or of
+// direct TLS (XEP-0368), where the connection is TLS from its first byte.
 //
 // Deno has no server-side `startTls`, so the upgrade wraps the `node:net`
-// socket in a `node:tls` TLSSocket. Writes issued within one event-loop turn
+// socket in a `node:tls` TLSSocket; a direct-TLS connection is wrapped the same
+// way as soon as it is accepted. Writes issued within one event-loop turn
 // are corked and leave together, which saves a TLS record and a syscall per
 // stanza under load.
 //
@@ -46,6 +48,13 @@ export interface TransportLimits {
   inputRate: Rate;
 }
 
+/**
+ * XEP-0368 §3: the ALPN protocol of client connections over direct TLS. A client that offers
+ * ALPN without it is refused with a `no_application_protocol` alert (RFC 7301 §3.2); one that
+ * offers no ALPN at all is served.
+ */
+export const ALPN_XMPP_CLIENT = "xmpp-client";
+
 /** Generous bounds for connections made without limits of their own (tests, tools). */
 export const UNLIMITED: TransportLimits = {
   maxSendQueueBytes: Number.MAX_SAFE_INTEGER,
@@ -83,9 +92,17 @@ export class Transport {
 
   /**
    * Takes over `socket`. `released` is called exactly once, when the socket is gone
-   * (closed by either side, failed, or destroyed).
+   * (closed by either side, failed, or destroyed). With `directTls`, the connection is TLS
+   * from its first byte (XEP-0368): the handshake starts at once, and what the stream reads
+   * is what arrives over it; a failed handshake closes the connection. Such a socket must not
+   * have been read from (the listener accepts it paused).
    */
-  constructor(socket: Socket, limits: TransportLimits = UNLIMITED, released?: () => void) {
+  constructor(
+    socket: Socket,
+    limits: TransportLimits = UNLIMITED,
+    released?: () => void,
+    directTls?: SecureContext,
+  ) {
     this.#plain = socket;
     this.#socket = socket;
     this.#released = released;
@@ -98,9 +115,10 @@ export class Transport {
     socket.on("error", (error: Error) => this.#fail(error));
     socket.on("end", () => this.#finish());
     socket.on("close", () => this.#release());
+    if (directTls !== undefined) this.#wrapTls(directTls, [ALPN_XMPP_CLIENT]).catch(() => {});
   }
 
-  /** True once STARTTLS has completed. */
+  /** True once the TLS handshake has completed (after STARTTLS, or at once with direct TLS). */
   get encrypted(): boolean {
     return this.#encrypted;
   }
@@ -133,7 +151,7 @@ export class Transport {
       handlers.closed();
       return;
     }
-    this.#plain.on("data", this.#onData);
+    this.#socket.on("data", this.#onData);
   }
 
   /** Queues text for the peer; everything written in one event-loop turn leaves together. */
@@ -172,27 +190,44 @@ export class Transport {
           reject(error ?? new Error("connection closed before STARTTLS"));
           return this.#fail(error ?? undefined);
         }
-        const tls = new TLSSocket(plain, { isServer: true, secureContext });
-        this.#socket = tls;
-        tls.once("secure", () => {
-          this.#encrypted = true;
-          resolve();
-        });
-        tls.on("error", (tlsError: Error) => {
-          reject(tlsError); // no-op once resolved
-          this.#fail(tlsError);
-        });
-        tls.on("data", this.#onData);
-        tls.on("end", () => this.#finish());
-        tls.on("close", () => this.#destroySockets());
-        plain.resume();
+        this.#wrapTls(secureContext).then(resolve, reject);
+        this.#socket.on("data", this.#onData);
       });
     });
   }
 
-  /** Sends what is queued, then closes the connection. */
+  /**
+   * Layers TLS over the plain socket, which is paused until then (so that no ClientHello is
+   * read as plaintext), and resumes it; resolves once the handshake has completed. A failed
+   * handshake rejects and closes the connection.
+   */
+  #wrapTls(secureContext: SecureContext, alpn?: string[]): Promise<void> {
+    const plain = this.#plain;
+    const tls = new TLSSocket(plain, { isServer: true, secureContext, ALPNProtocols: alpn });
+    this.#socket = tls;
+    const secure = new Promise<void>((resolve, reject) => {
+      tls.once("secure", () => {
+        this.#encrypted = true;
+        resolve();
+      });
+      tls.on("error", (tlsError: Error) => {
+        reject(tlsError); // no-op once resolved
+        this.#fail(tlsError);
+      });
+    });
+    tls.on("end", () => this.#finish());
+    tls.on("close", () => this.#destroySockets());
+    plain.resume();
+    return secure;
+  }
+
+  /**
+   * Sends what is queued, then closes the connection. During a TLS handshake nothing can reach
+   * the peer, so the connection is dropped at once instead of lingering.
+   */
   close(): void {
     if (this.#closed) return;
+    if (this.#socket !== this.#plain && !this.#encrypted) return this.destroy();
     if (this.#corked) {
       this.#corked = false;
       this.#socket.uncork();

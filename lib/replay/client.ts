@@ -1,11 +1,12 @@
 // A plain XMPP client for replaying scripts against any server. RFC 6120 §4 (streams),
 // §5 (STARTTLS), §6 (SASL), §7 (resource binding); RFC 3921 §3 (the legacy session iq,
-// only when required); XEP-0199 (ping, to wait until the server has processed a send).
+// only when required); XEP-0199 (ping, to wait until the server has processed a send);
+// XEP-0368 §3 (direct TLS, on request).
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Buffer } from "node:buffer";
 import { parseJid } from "../jid/mod.ts";
-import { openTcp, upgradeToTls } from "../net/client_socket.ts";
+import { openDirectTls, openTcp, upgradeToTls } from "../net/client_socket.ts";
 import { plainResponse, ScramClient } from "../sasl/client.ts";
 import { NS } from "../stanza/ns.ts";
 import { el, type Element, escapeAttr, StreamParser } from "../xml/mod.ts";
@@ -21,6 +22,8 @@ export interface ConnectOptions {
   /** Where to open the TCP connection. */
   host: string;
   port: number;
+  /** The port speaks TLS from the first byte (XEP-0368), so STARTTLS is not used; default false. */
+  directTls?: boolean;
   /** The stream's `to`; default: the JID's domain. */
   domain?: string;
   /** The account; a resource part is asked for at bind time unless `resource` is given. */
@@ -154,10 +157,11 @@ export class ReplayClient {
   }
 
   /**
-   * Connects and logs in: TCP, STARTTLS when offered (the certificate is not verified),
-   * SASL with the first mechanism of the preference list that the server offers
-   * (SCRAM server signature verified), resource binding, and the session iq only when
-   * the server requires it. Sends no presence. Throws an Error naming the failed stage.
+   * Connects and logs in: TCP, STARTTLS when offered (or TLS from the first byte with
+   * `directTls`; the certificate is not verified either way), SASL with the first mechanism
+   * of the preference list that the server offers (SCRAM server signature verified),
+   * resource binding, and the session iq only when the server requires it. Sends no
+   * presence. Throws an Error naming the failed stage.
    */
   async connect(options: ConnectOptions): Promise<void> {
     if (this.#socket !== undefined) throw new Error("Cannot connect: this client was connected");
@@ -193,15 +197,31 @@ export class ReplayClient {
       }
     };
 
-    const raw = await stage(
-      "TCP",
-      () => openTcp(options.host, options.port, timeoutMs, options.localAddress),
-    );
-    raw.setNoDelay(true);
+    const directTls = options.directTls ?? false;
+    let raw: Socket;
+    if (directTls) {
+      raw = await stage("direct TLS", () =>
+        openDirectTls(options.host, options.port, {
+          servername: this.#domain,
+          timeoutMs,
+          localAddress: options.localAddress,
+        }));
+    } else {
+      raw = await stage(
+        "TCP",
+        () => openTcp(options.host, options.port, timeoutMs, options.localAddress),
+      );
+      raw.setNoDelay(true);
+    }
     this.#attach(raw);
 
-    let features = await stage("stream", () => this.#openStream(timeoutMs, false));
-    if (features.getChild("starttls", NS.TLS)) {
+    // Over TLS, the stream says who we are (RFC 6120 §4.7.1); STARTTLS is not used over direct
+    // TLS (XEP-0368 §3).
+    let features = await stage(
+      "stream",
+      () => this.#openStream(timeoutMs, false, directTls ? jid.bare : undefined),
+    );
+    if (!directTls && features.getChild("starttls", NS.TLS)) {
       features = await stage("STARTTLS", async () => {
         this.#write(el("starttls", { xmlns: NS.TLS }).toString());
         const answer = await this.#next(timeoutMs, "answer to <starttls/>");

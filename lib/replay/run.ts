@@ -24,6 +24,8 @@ const SHOW_EARLIER = 3;
 export interface RunOptions {
   host: string;
   port: number;
+  /** The port speaks TLS from the first byte (XEP-0368); default false (STARTTLS). */
+  directTls?: boolean;
   /** Longest wait for each `receives` step, and for each answer while connecting (default 5000 ms). */
   timeoutMs?: number;
   /** SASL mechanisms in order of preference (default: SCRAM-SHA-256, SCRAM-SHA-1, PLAIN). */
@@ -168,6 +170,7 @@ class Run {
       await client.connect({
         host: this.#options.host,
         port: this.#options.port,
+        directTls: this.#options.directTls,
         jid: declared.jid,
         password: declared.password,
         resource: declared.resource,

@@ -1,5 +1,5 @@
 // The assembled server: storage, TLS, router, the enabled modules (lib/modules/loader.ts) and the
-// c2s listener.
+// c2s listener (with its direct-TLS port, XEP-0368).
 import { createSecureContext } from "node:tls";
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
@@ -133,6 +133,9 @@ export class Server {
       const listener = await Listener.listen({
         hostname: config.bind,
         port: config.port,
+        directTls: config.directTlsPort === null
+          ? undefined
+          : { port: config.directTlsPort, secureContext },
         maxConnections: config.limits.maxConnections,
         maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
         transportLimits: {
@@ -173,6 +176,11 @@ export class Server {
   /** The bound c2s port. */
   get port(): number {
     return this.#listener.port;
+  }
+
+  /** The bound port for clients over direct TLS (XEP-0368), or null without one. */
+  get directTlsPort(): number | null {
+    return this.#listener.directTlsPort;
   }
 
   /** Live client streams. */

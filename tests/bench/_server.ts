@@ -8,7 +8,7 @@ const KEEP_OUTPUT_CHARS = 64 * 1024;
 
 /** How to start the server. */
 export interface SpawnOptions {
-  /** Arguments after `main.ts start` (port 0 and bind 127.0.0.1 are added). */
+  /** Arguments after `main.ts start` (port 0, no direct TLS and bind 127.0.0.1 are added). */
   args: string[];
   /** CPU list for `taskset -c`, or undefined to run unpinned. */
   pinCpus?: string;
@@ -33,7 +33,10 @@ export interface BenchServer {
   ): Promise<{ code: number; signal: string | null; killed: boolean; ms: number }>;
 }
 
-/** Starts `verona start --port 0 --bind 127.0.0.1 ...` and waits for its listening line. */
+/**
+ * Starts `verona start --port 0 --direct-tls-port 0 --bind 127.0.0.1 ...` and waits for its
+ * listening line.
+ */
 export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
   const denoArgs = [
     "run",
@@ -41,6 +44,8 @@ export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
     MAIN,
     "start",
     "--port",
+    "0",
+    "--direct-tls-port",
     "0",
     "--bind",
     "127.0.0.1",

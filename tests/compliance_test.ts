@@ -1,6 +1,7 @@
 // The compliance checks (tests/compliance) against a real server over TLS: every check of the
-// multi-device and mobile set passes with the default configuration, and turning a module off
-// makes its check fail (so the checks look at what they claim to).
+// multi-device and mobile set passes with the default configuration, as does XMPP over direct
+// TLS on its port, and turning a module off makes its check fail (so the checks look at what
+// they claim to).
 import { strict as assert } from "node:assert";
 import { CHECKS, evaluate, probe } from "./compliance/checks.ts";
 import { startTestServer } from "./_harness.ts";
@@ -8,14 +9,22 @@ import type { Config } from "../lib/config/mod.ts";
 
 const CORE = new Set(CHECKS.filter((c) => c.core).map((c) => `${c.xep} ${c.name}`));
 
+/** The checks' outcomes; `--direct-tls-port` is the server's (the c2s port when it has none). */
 async function results(configure?: (config: Config) => void) {
-  await using test = await startTestServer({ accounts: [["romeo", "romeo-pass"]], configure });
+  await using test = await startTestServer({
+    accounts: [["romeo", "romeo-pass"]],
+    configure: (config) => {
+      config.directTlsPort = 0; // the default is 5223; a free port here
+      configure?.(config);
+    },
+  });
   const found = evaluate(
     await probe({
       host: "127.0.0.1",
       port: test.port,
       jid: "romeo@localhost",
       password: "romeo-pass",
+      directTlsPort: test.server.directTlsPort ?? test.port,
     }),
   );
   return new Map(found.map(({ check, passed }) => [`${check.xep} ${check.name}`, passed]));
@@ -30,6 +39,7 @@ Deno.test("compliance: every core check passes with the default configuration", 
       "XEP-0280 Message Carbons",
       "XEP-0191 Blocking Command",
       "XEP-0045 Multi-User Chat",
+      "XEP-0368 XMPP over direct TLS",
     ]
   ) {
     assert.equal(found.get(name), true, name);
@@ -39,6 +49,7 @@ Deno.test("compliance: every core check passes with the default configuration", 
 Deno.test("compliance: the checks see modules turned off", async () => {
   const found = await results((config) => {
     for (const name of ["mam", "pep", "carbons"] as const) config[name].enabled = false;
+    config.directTlsPort = null; // the direct-TLS check then tries the STARTTLS port
   });
   for (
     const name of [
@@ -47,6 +58,7 @@ Deno.test("compliance: the checks see modules turned off", async () => {
       "XEP-0384 OMEMO Encryption (PEP publish-options)",
       "XEP-0398 User Avatar to vCard-Based Avatars Conversion",
       "XEP-0280 Message Carbons",
+      "XEP-0368 XMPP over direct TLS",
     ]
   ) {
     assert.equal(found.get(name), false, name);

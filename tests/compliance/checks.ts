@@ -3,7 +3,6 @@
 // XEP-0479): each looks, as a logged-in client, for what a client would look for before using
 // a feature — a stream feature, a disco#info feature or identity on the server, the account, a
 // service or a fresh room. None changes anything but a temporary room it creates and leaves.
-import { connect as tlsConnect } from "node:tls";
 import { ReplayClient } from "../../lib/replay/client.ts";
 import { NS } from "../../lib/stanza/ns.ts";
 import { el, type Element } from "../../lib/xml/element.ts";
@@ -20,7 +19,10 @@ export interface Probe {
   services: { jid: string; info: DiscoInfo }[];
   /** disco#info of a room created for the checks; undefined when there is no MUC service. */
   room: DiscoInfo | undefined;
-  /** Whether a TLS handshake succeeded on the direct-TLS port given (XEP-0368). */
+  /**
+   * Whether the account logged in on the direct-TLS port given (XEP-0368 §3: TLS from the first
+   * byte with SNI and ALPN `xmpp-client`, and no STARTTLS offered inside).
+   */
   directTls: boolean;
 }
 
@@ -255,7 +257,7 @@ export async function probe(options: ProbeOptions): Promise<Probe> {
     }
     const directTls = options.directTlsPort === undefined
       ? false
-      : await tlsHandshake(options.host, options.directTlsPort, timeoutMs);
+      : await directTlsLogin({ ...options, port: options.directTlsPort, timeoutMs });
     return {
       client,
       features: client.features,
@@ -291,19 +293,17 @@ function discoInfo(answer: Element): DiscoInfo {
   };
 }
 
-/** Whether a TLS handshake completes (the certificate is not verified: test servers self-sign). */
-function tlsHandshake(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tlsConnect({ host, port, rejectUnauthorized: false, servername: host });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once("secureConnect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+/** Whether the account logs in over direct TLS on `options.port`, offered no STARTTLS there. */
+async function directTlsLogin(options: ProbeOptions & { timeoutMs: number }): Promise<boolean> {
+  const client = new ReplayClient();
+  try {
+    await client.connect({ ...options, directTls: true });
+    return client.featuresBeforeAuth.getChild("starttls", NS.TLS) === undefined;
+  } catch {
+    return false;
+  } finally {
+    await client.disconnect(options.timeoutMs).catch(() => client.close());
+  }
 }
 
 /** The checks with their outcome for one probe. */

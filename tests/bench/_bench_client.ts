@@ -1,5 +1,6 @@
 // A lean XMPP client for load generation. RFC 6120 §4 (stream), §5 (STARTTLS), §6 (SASL), §7
-// (resource binding); XEP-0199 (ping, to know the server has processed what was sent).
+// (resource binding); XEP-0199 (ping, to know the server has processed what was sent); XEP-0368
+// (direct TLS, on request).
 //
 // The login is parsed with the project's StreamParser; once bound, the stream is only cut into
 // raw stanza strings (StanzaSplitter) and handed to `onStanza`, so that counting hundreds of
@@ -7,7 +8,7 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Buffer } from "node:buffer";
-import { openTcp, upgradeToTls } from "../../lib/net/client_socket.ts";
+import { openDirectTls, openTcp, upgradeToTls } from "../../lib/net/client_socket.ts";
 import { plainResponse, ScramClient } from "../../lib/sasl/client.ts";
 import { NS } from "../../lib/stanza/ns.ts";
 import { el, type Element, escapeAttr, StreamParser } from "../../lib/xml/mod.ts";
@@ -31,6 +32,8 @@ export interface BenchLogin {
   timeoutMs: number;
   /** Local address to connect from (another loopback address, say); default: the system's. */
   localAddress?: string;
+  /** The port speaks TLS from the first byte (XEP-0368): no STARTTLS. */
+  directTls?: boolean;
   /**
    * Enable resumable Stream Management (XEP-0198 §3) after bind, before the presence; the
    * server's ack requests (`<r/>`) are then answered (§4).
@@ -89,24 +92,29 @@ export class BenchClient {
   }
 
   /**
-   * TCP, STARTTLS (certificate not verified: bench servers use self-signed ones), SASL, bind,
-   * then `<presence/>` and a ping whose answer shows the server has handled the presence.
-   * Throws an Error naming the failed stage.
+   * TCP, STARTTLS or direct TLS (certificate not verified: bench servers use self-signed ones),
+   * SASL, bind, then `<presence/>` and a ping whose answer shows the server has handled the
+   * presence. Throws an Error naming the failed stage.
    */
   async login(options: BenchLogin): Promise<void> {
     let stage = "TCP";
     try {
-      const raw = await openTcp(
-        options.host,
-        options.port,
-        options.timeoutMs,
-        options.localAddress,
-      );
-      raw.setNoDelay(true);
+      let raw: Socket;
+      if (options.directTls) {
+        stage = "direct TLS";
+        raw = await openDirectTls(options.host, options.port, {
+          servername: options.domain,
+          timeoutMs: options.timeoutMs,
+          localAddress: options.localAddress,
+        });
+      } else {
+        raw = await openTcp(options.host, options.port, options.timeoutMs, options.localAddress);
+        raw.setNoDelay(true);
+      }
       this.#attachParser(raw);
       stage = "stream";
       let features = await this.#openStream(options, false);
-      if (features.getChild("starttls", NS.TLS) !== undefined) {
+      if (!options.directTls && features.getChild("starttls", NS.TLS) !== undefined) {
         stage = "STARTTLS";
         this.#write(el("starttls", { xmlns: NS.TLS }).toString());
         const answer = await this.#next(options.timeoutMs);

@@ -1,6 +1,7 @@
 // Memory per idle session, measured after garbage collection.
 //
-//   deno task bench:memory                    # 2 x 1000 sessions each: tcp, tls, xmpp, xmpp-sm
+//   deno task bench:memory                    # 2 x 1000 sessions each: tcp, tls, xmpp, xmpp-sm,
+//                                             # xmpp-direct-tls
 //   deno task bench:memory --modes xmpp,xmpp-sm   # the cost of Stream Management alone
 //   deno task bench:memory --sessions 500 --modes tls,xmpp --json
 //
@@ -22,6 +23,8 @@
 //   xmpp-sm the same, each client also enabling resumable Stream Management (XEP-0198 §3,
 //         `<enable resume='true'/>`) after bind and before the presence, and answering the
 //         server's ack requests (§4), as an idle mobile client does
+//   xmpp-direct-tls the same as xmpp, over Verona's direct-TLS port (XEP-0368: TLS from the
+//         first byte, ALPN xmpp-client, no STARTTLS)
 //
 // With --snapshot DIR the child also writes a V8 heap snapshot at each point (DevTools format;
 // writing them disturbs the RSS figures).
@@ -40,10 +43,10 @@ import { openDatabase } from "../../lib/storage/sqlite.ts";
 import { BenchClient } from "./_bench_client.ts";
 import { onPath, pinProcess } from "./_proc.ts";
 
-const MODES = ["tcp", "tls", "xmpp", "xmpp-sm"] as const;
+const MODES = ["tcp", "tls", "xmpp", "xmpp-sm", "xmpp-direct-tls"] as const;
 type Mode = typeof MODES[number];
 /** The modes that run Verona, with accounts, rather than a bare socket server. */
-const isXmpp = (mode: Mode) => mode === "xmpp" || mode === "xmpp-sm";
+const isXmpp = (mode: Mode) => mode.startsWith("xmpp");
 const SELF = fileURLToPath(import.meta.url);
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 const DOMAIN = "localhost";
@@ -55,14 +58,16 @@ const SERVER_CPUS = "0";
 const CLIENT_CPUS = "1";
 const canPin = onPath("taskset") && navigator.hardwareConcurrency >= 2;
 
-const USAGE = `Usage: deno task bench:memory [--sessions N] [--modes tcp,tls,xmpp,xmpp-sm]
+const USAGE = `Usage: deno task bench:memory [--sessions N]
+                                [--modes tcp,tls,xmpp,xmpp-sm,xmpp-direct-tls]
                                 [--json] [--snapshot DIR]
 
 Server memory per idle session after GC (heapUsed, external, heapTotal, RSS), for a bare TCP
 socket, a bare TLS socket (node:tls over node:net, as Verona does it), a full Verona
-session (STARTTLS, SCRAM-SHA-1, bind, presence) and the same with resumable Stream
-Management enabled (xmpp-sm). Two batches of N sessions (default 1000) are opened; the
-second batch gives the figures per session.`;
+session (STARTTLS, SCRAM-SHA-1, bind, presence), the same with resumable Stream
+Management enabled (xmpp-sm) and the same over direct TLS (xmpp-direct-tls, XEP-0368).
+Two batches of N sessions (default 1000) are opened; the second batch gives the figures
+per session.`;
 
 /** What the server child reports for one measurement. */
 interface Usage {
@@ -110,13 +115,14 @@ async function serve(mode: Mode, dataDir: string, snapshotDir: string | undefine
     config.domain = DOMAIN;
     config.mucDomain = `conference.${DOMAIN}`;
     config.port = 0;
+    config.directTlsPort = mode === "xmpp-direct-tls" ? 0 : null;
     config.bind = "127.0.0.1";
     config.dataDir = dataDir;
     config.databasePath = join(dataDir, "verona.sqlite");
     config.limits.maxConnections = 1_000_000;
     config.limits.maxConnectionsPerIp = 1_000_000;
     const server = await Server.start(config, { log: () => {} });
-    port = server.port;
+    port = server.directTlsPort ?? server.port;
     count = () => server.streamCount;
   } else {
     const certificate = await ensureCertificate({ dataDir, domain: DOMAIN });
@@ -191,6 +197,7 @@ async function connectOne(mode: Mode, port: number, i: number): Promise<() => vo
       resource: "memory",
       timeoutMs: TIMEOUT_MS,
       streamManagement: mode === "xmpp-sm",
+      directTls: mode === "xmpp-direct-tls",
     });
     return () => client.close();
   }
@@ -361,22 +368,27 @@ async function main(args: string[]): Promise<number> {
         `heapUsed ${kib(p.heapUsed)}, external ${kib(p.external)}, ` +
         `heapTotal ${kib(p.heapTotal)} (young generation ${kib(p.newSpace)}), RSS ${kib(p.rss)}`;
       console.log(
-        `${mode.padEnd(7)}  sessions ${sessions + 1}..${2 * sessions}: ${show(result.perSession)}`,
+        `${mode.padEnd(15)}  sessions ${sessions + 1}..${2 * sessions}: ${show(result.perSession)}`,
       );
       console.log(
-        `${"".padEnd(7)}  sessions 1..${sessions}:${" ".repeat(String(sessions).length + 1)} ${
+        `${"".padEnd(15)}  sessions 1..${sessions}:${" ".repeat(String(sessions).length + 1)} ${
           show(result.perSessionFirst)
         }`,
       );
     }
   }
   const plain = results.find((r) => r.mode === "xmpp");
-  const sm = results.find((r) => r.mode === "xmpp-sm");
-  if (!values.json && plain !== undefined && sm !== undefined) {
+  const compared: [Mode, string][] = [
+    ["xmpp-sm", "Stream Management"],
+    ["xmpp-direct-tls", "Direct TLS instead of STARTTLS"],
+  ];
+  for (const [mode, what] of compared) {
+    const other = results.find((r) => r.mode === mode);
+    if (values.json || plain === undefined || other === undefined) continue;
     const delta = (key: keyof Usage, batch: "perSession" | "perSessionFirst") =>
-      kib(sm[batch][key] - plain[batch][key]);
+      kib(other[batch][key] - plain[batch][key]);
     console.log(
-      `Stream Management per session (xmpp-sm - xmpp): RSS ${delta("rss", "perSession")}, ` +
+      `${what} per session (${mode} - xmpp): RSS ${delta("rss", "perSession")}, ` +
         `heapUsed ${delta("heapUsed", "perSession")} (2nd batch); RSS ${
           delta("rss", "perSessionFirst")
         }, heapUsed ${delta("heapUsed", "perSessionFirst")} (1st batch)`,

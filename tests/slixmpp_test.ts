@@ -1,7 +1,8 @@
 // Interoperability: slixmpp (the Python library under Poezio and many bots), written elsewhere,
 // drives Verona through its own API: STARTTLS with the server's certificate verified, SCRAM,
 // roster and subscriptions both ways (RFC 6121 §2, §3), presence, chat, and MUC (XEP-0045 §10.1.2
-// instant rooms, §10.2 configuration, §7.2.6 password-protected rooms) with its xep_0045 plugin.
+// instant rooms, §10.2 configuration, §7.2.6 password-protected rooms) with its xep_0045 plugin,
+// then logins over direct TLS (XEP-0368) with `use_ssl`.
 // The client program is tests/clients/slixmpp_flows.py; it prints one JSON line per step.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
@@ -23,6 +24,7 @@ Deno.test({
   async fn() {
     await using test = await startTestServer({
       accounts: [["romeo", "montague-1"], ["juliet", "capulet-2"]],
+      configure: (config) => config.directTlsPort = 0, // a free port
     });
     const run = await runSlixmpp(PYTHON!, "slixmpp_flows.py", {
       args: [
@@ -31,6 +33,8 @@ Deno.test({
         "romeo:montague-1",
         "--user2",
         "juliet:capulet-2",
+        "--direct-tls-port",
+        String(test.server.directTlsPort),
         "--timeout",
         "5",
       ],
@@ -152,6 +156,19 @@ Deno.test({
       role: "participant",
       occupants: ["Juliet", "Romeo"],
     });
+
+    // Direct TLS (XEP-0368): the same certificate, ALPN xmpp-client, no STARTTLS inside, and
+    // PLAIN as well as SCRAM (slixmpp allows PLAIN only over TLS), then a ping.
+    const direct = { tls: "TLSv1.3", peer_cn: "localhost", alpn: "xmpp-client", starttls: false };
+    assert.deepEqual(run.facts("login_direct_tls"), [
+      { jid: "romeo@localhost/direct-plain", mechanism: "PLAIN", ...direct, pinged: true },
+      {
+        jid: "romeo@localhost/direct-scram-sha-1",
+        mechanism: "SCRAM-SHA-1",
+        ...direct,
+        pinged: true,
+      },
+    ]);
     assert.equal(run.steps.at(-1)?.step, "done");
 
     // Server-side state: the rosters and the persistent room are in the database.

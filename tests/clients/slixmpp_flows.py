@@ -3,14 +3,15 @@
 Two accounts log in (STARTTLS with the server's certificate checked, SCRAM), become contacts
 through the roster and subscription API, exchange presence and chat, then use MUC (XEP-0045
 through slixmpp's xep_0045 plugin, forms through xep_0004): an instant room, a password-protected
-room and a configuration change.
+room and a configuration change. With --direct-tls-port, the first account also logs in over
+direct TLS (XEP-0368, slixmpp's use_ssl with ALPN xmpp-client), with PLAIN and SCRAM, and pings.
 
 Every step prints one JSON line on stdout: {"step": NAME, "ok": true, ...facts}. The first step
 that fails prints {"step": NAME, "ok": false, "error": ...} and the program exits 1. Each wait is
 bounded by --timeout seconds, the whole run by --deadline seconds.
 
 Usage: slixmpp_flows.py --host H --port P --domain D --muc-domain M --ca CERT \
-       --user1 NAME:PASSWORD --user2 NAME:PASSWORD
+       --user1 NAME:PASSWORD --user2 NAME:PASSWORD [--direct-tls-port P]
 """
 
 import argparse
@@ -97,11 +98,11 @@ class Flows:
         client.register_plugin("xep_0128")  # data forms in disco#info
         return client
 
-    async def login(self, client):
+    async def login(self, client, port=None, use_ssl=False):
         started = self.expect(client, "session_start")
         failed = self.expect(client, "failed_auth")
         invalid = self.expect(client, "ssl_invalid_chain")
-        client.connect((self.args.host, self.args.port))
+        client.connect((self.args.host, port or self.args.port), use_ssl=use_ssl)
         done, _ = await asyncio.wait(
             [started, failed, invalid], timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
         )
@@ -339,6 +340,8 @@ class Flows:
         self.report("chat", sender=str(reply["from"]), to=str(reply["to"]), body=reply["body"])
 
         await self.muc(romeo, juliet)
+        if args.direct_tls_port:
+            await self.direct_tls()
 
     async def muc(self, romeo, juliet):
         muc_r = romeo["xep_0045"]
@@ -468,6 +471,27 @@ class Flows:
             occupants=sorted(p["muc"]["nick"] for p in occupants),
         )
 
+    async def direct_tls(self):
+        """XEP-0368: TLS from the first byte, no STARTTLS, PLAIN counted as encrypted."""
+        self.step_name = "login_direct_tls"
+        for mechanism in ("PLAIN", "SCRAM-SHA-1"):
+            client = self.make_client(self.args.user1, f"direct-{mechanism.lower()}", mechanism)
+            client.register_plugin("xep_0199")
+            # XEP-0368 §3: ALPN "xmpp-client", which slixmpp does not set by itself.
+            client.ssl_context.set_alpn_protocols(["xmpp-client"])
+            self.clients.append(client)
+            facts = await self.login(client, port=self.args.direct_tls_port, use_ssl=True)
+            rtt = await client["xep_0199"].ping(jid=self.args.domain, timeout=self.timeout)
+            self.report(
+                "login_direct_tls",
+                **facts,
+                alpn=client.transport.get_extra_info("ssl_object").selected_alpn_protocol(),
+                starttls="starttls" in client.features,
+                pinged=rtt is not None,
+            )
+            client.disconnect()
+            await self.within(client.disconnected, "the end of the direct-TLS session")
+
     async def close(self):
         for client in getattr(self, "clients", []):
             if client.transport is not None:
@@ -488,6 +512,7 @@ async def main():
     parser.add_argument("--ca", required=True, help="the server's certificate (PEM) to trust")
     parser.add_argument("--user1", required=True, help="NAME:PASSWORD")
     parser.add_argument("--user2", required=True, help="NAME:PASSWORD")
+    parser.add_argument("--direct-tls-port", type=int, default=None, help="XEP-0368 port")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds for the whole run")
     parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")

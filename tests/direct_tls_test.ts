@@ -58,6 +58,14 @@ async function loginDirect(
   return client;
 }
 
+/** A raw connection over direct TLS with its stream open, up to the features. */
+async function streamOverDirectTls(test: TestServer): Promise<RawClient> {
+  const raw = await RawClient.connectDirectTls(directPort(test));
+  raw.send(openStream());
+  await raw.waitFor("</stream:features>");
+  return raw;
+}
+
 /** A TCP connection to the direct-TLS port, with no TLS from the client (yet). */
 function tcpTo(test: TestServer): Promise<RawClient> {
   return RawClient.connect(directPort(test));
@@ -129,9 +137,7 @@ Deno.test("direct TLS: ALPN xmpp-client or none is served, other protocols only 
 
 Deno.test("direct TLS: <starttls/> over a direct-TLS stream is a policy violation (XEP-0368 §3)", async () => {
   await using test = await startDirectTls();
-  const raw = await RawClient.connectDirectTls(directPort(test));
-  raw.send(openStream());
-  await raw.waitFor("</stream:features>");
+  const raw = await streamOverDirectTls(test);
   raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
   await raw.waitFor("policy-violation");
   await raw.waitClosed();
@@ -162,17 +168,13 @@ const ENDINGS: Record<string, (test: TestServer) => Promise<void>> = {
     await raw.waitClosed();
   },
   "a stream error over direct TLS": async (test) => {
-    const raw = await RawClient.connectDirectTls(directPort(test));
-    raw.send(openStream());
-    await raw.waitFor("</stream:features>");
+    const raw = await streamOverDirectTls(test);
     raw.send("<message><body>hi</message>");
     await raw.waitFor("not-well-formed");
     await raw.waitClosed();
   },
   "too many failed SASL attempts": async (test) => {
-    const raw = await RawClient.connectDirectTls(directPort(test));
-    raw.send(openStream());
-    await raw.waitFor("</stream:features>");
+    const raw = await streamOverDirectTls(test);
     for (let i = 0; i < 3; i++) raw.send(plainAuth("romeo", "wrong"));
     await raw.waitFor("policy-violation");
     await raw.waitClosed();
@@ -265,9 +267,7 @@ Deno.test("direct TLS: input before authentication is shaped as on the c2s port"
     config.limits.preauthRateBytes = 1024;
     config.limits.preauthBurstBytes = 4096;
   });
-  const raw = await RawClient.connectDirectTls(directPort(test));
-  raw.send(openStream());
-  await raw.waitFor("</stream:features>");
+  const raw = await streamOverDirectTls(test);
   // 6 KiB of whitespace: 2 KiB past the burst, which takes 2 s to pay at 1 KiB/s.
   raw.send(" ".repeat(6 * 1024));
   await new Promise((resolve) => setTimeout(resolve, 100));

@@ -23,6 +23,7 @@
 // With --rounds N all of it is repeated N times, the servers interleaved, and the table shows
 // medians. Debian's prosody and ejabberd packages are installed if missing. Every server is
 // stopped at the end, also on failure or Ctrl-C.
+import { optionsOrExit, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,8 +101,6 @@ interface Options {
   password: string;
   json: boolean;
 }
-
-class UsageError extends Error {}
 
 function count(
   name: string,
@@ -612,21 +611,8 @@ function renderTable(byName: Map<ServerName, Record<string, number>>, options: O
 
 /** Runs the comparison; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed: Options | "help";
-  try {
-    parsed = parseOptions(args);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof TypeError) {
-      console.error(`error: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
-  if (parsed === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  const options = parsed;
+  const options = optionsOrExit(() => parseOptions(args), USAGE);
+  if (typeof options === "number") return options;
   const print = (line: string) => {
     if (!options.json) console.log(line);
   };

@@ -8,6 +8,7 @@
 //   deno task bench --chat-to bare --chat-pairs 250 --chat-window 1   # 1:1 chat variants
 //   deno task bench --json               # one JSON line only
 //   deno task bench --host H --port P --password PW   # accounts bench1..benchN must exist
+import { optionsOrExit, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { escapeAttr } from "../../lib/xml/mod.ts";
@@ -117,8 +118,6 @@ interface Options {
 
 const CHAT_ADDRESSING = ["full", "bare"] as const;
 type ChatAddressing = typeof CHAT_ADDRESSING[number];
-
-class UsageError extends Error {}
 
 /** Where the measurement stands: what the phases share. */
 type Bench = PhaseBench<Options>;
@@ -744,21 +743,8 @@ function printPep(
 
 /** Runs the benchmark; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let options: Options | "help";
-  try {
-    options = parseOptions(args);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof TypeError) {
-      console.error(`error: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
-  if (options === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = options;
+  const opts = optionsOrExit(() => parseOptions(args), USAGE);
+  if (typeof opts === "number") return opts;
   const print = (line: string) => {
     if (!opts.json) console.log(line);
   };

@@ -16,6 +16,7 @@
 //
 //   deno task bench:scale                       # as many sessions as the open-file cap allows
 //   deno task bench:scale --sessions 5000 --rooms 2000 --idle-seconds 5   # a quick run
+import { optionsOrExit, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,8 +86,6 @@ const PERMISSIONS = [
   "--allow-run",
   "--allow-sys",
 ];
-
-class UsageError extends Error {}
 
 interface Options {
   sessions: number;
@@ -1082,21 +1081,8 @@ async function bigRoomPhase(run: Run) {
 
 export async function main(args: string[]): Promise<number> {
   const fileLimit = await openFileLimit();
-  let options: Options | "help";
-  try {
-    options = parseOptions(args, fileLimit);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof TypeError) {
-      console.error(`error: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
-  if (options === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = options;
+  const opts = optionsOrExit(() => parseOptions(args, fileLimit), USAGE);
+  if (typeof opts === "number") return opts;
   const print = (line: string) => {
     if (!opts.json) console.log(line);
   };

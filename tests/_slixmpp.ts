@@ -1,9 +1,9 @@
 // The Python interpreter that has slixmpp, and running the client programs of tests/clients/ that
 // drive it: each prints one JSON line per step ({"step", "ok", ...facts}).
 import { strict as assert } from "node:assert";
-import { join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TestServer } from "./_harness.ts";
+import { startTestServer, type TestServer } from "./_harness.ts";
 
 /** Debian's python3-slixmpp installs into the system interpreter, which may not be first on PATH. */
 const INTERPRETERS = ["/usr/bin/python3", "python3"];
@@ -24,6 +24,45 @@ export async function findSlixmppPython(): Promise<string | undefined> {
     }
   }
   return undefined;
+}
+
+/** The test accounts, in order: Romeo, Juliet and the nurse. */
+const ACCOUNTS: [string, string][] = [
+  ["romeo", "montague-1"],
+  ["juliet", "capulet-2"],
+  ["nurse", "angelica-3"],
+];
+
+/** The first `count` test accounts, for `startTestServer`. */
+export function slixmppAccounts(count = ACCOUNTS.length): [string, string][] {
+  return ACCOUNTS.slice(0, count);
+}
+
+/** The --user1 NAME:PASSWORD ... arguments for the first `count` test accounts. */
+export function userArgs(count = ACCOUNTS.length): string[] {
+  return slixmppAccounts(count).flatMap(([name, password], i) => [
+    `--user${i + 1}`,
+    `${name}:${password}`,
+  ]);
+}
+
+/** The interpreter the slixmpp tests run, found once. */
+const PYTHON = await findSlixmppPython();
+
+/**
+ * A Deno test that runs `fn` with the interpreter that has slixmpp; without one, it is ignored
+ * and its name says why (`what` names it then).
+ */
+export function slixmppTest(
+  name: string,
+  what: string,
+  fn: (python: string) => Promise<void>,
+): void {
+  Deno.test({
+    name: slixmppTestName(PYTHON, name, what),
+    ignore: PYTHON === undefined,
+    fn: () => fn(PYTHON!),
+  });
 }
 
 /** The name of a slixmpp test, or one that says why it is ignored when slixmpp is missing. */
@@ -92,8 +131,12 @@ export async function runSlixmpp(
   options: { args: string[]; timeoutMs?: number },
 ): Promise<SlixmppRun> {
   const path = fileURLToPath(new URL(`./clients/${program}`, import.meta.url));
+  // The programs `import _steps` from their own directory: put it on the path even when
+  // PYTHONSAFEPATH would leave the script's directory off, and write no __pycache__ there (-B).
+  const pythonPath = [dirname(path), Deno.env.get("PYTHONPATH")].filter(Boolean).join(delimiter);
   const output = await new Deno.Command(python, {
-    args: [path, ...options.args],
+    args: ["-B", path, ...options.args],
+    env: { PYTHONPATH: pythonPath },
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
@@ -110,4 +153,16 @@ export async function runSlixmpp(
     );
   }
   return run;
+}
+
+/** Runs `--flow flow` of `program` against a fresh server with all the test accounts. */
+export async function runSlixmppFlow(
+  program: string,
+  flow: string,
+  args: string[] = [],
+): Promise<SlixmppRun> {
+  await using test = await startTestServer({ accounts: slixmppAccounts() });
+  return await runSlixmpp(PYTHON!, program, {
+    args: ["--flow", flow, ...serverArgs(test), ...userArgs(), ...args],
+  });
 }

@@ -4,11 +4,7 @@
 // (XEP-0198 §5 resumption, §4 acks). The client program is tests/clients/slixmpp_mobile.py.
 import { strict as assert } from "node:assert";
 import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
-
-const PYTHON = await findSlixmppPython();
-const ACCOUNTS: [string, string][] = [["romeo", "montague-1"], ["juliet", "capulet-2"]];
-const USERS = ["--user1", "romeo:montague-1", "--user2", "juliet:capulet-2"];
+import { runSlixmpp, serverArgs, slixmppAccounts, slixmppTest, userArgs } from "./_slixmpp.ts";
 
 /** `prefix` 001, 002 ... `count`, as the client program numbers its messages. */
 function numbered(prefix: string, count: number, from = 1): string[] {
@@ -29,22 +25,18 @@ interface ArchiveResult {
   delay: boolean;
 }
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp reads its archive with RSM paging after a reconnect, on another device",
-    "slixmpp MAM interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
-    await using test = await startTestServer({ accounts: [...ACCOUNTS, ["nurse", "angelica-3"]] });
+slixmppTest(
+  "slixmpp reads its archive with RSM paging after a reconnect, on another device",
+  "slixmpp MAM interop",
+  async (python) => {
+    await using test = await startTestServer({ accounts: slixmppAccounts() });
     const [online, away, page] = [30, 15, 10];
-    const run = await runSlixmpp(PYTHON!, "slixmpp_mobile.py", {
+    const run = await runSlixmpp(python, "slixmpp_mobile.py", {
       args: [
         "--flow",
         "mam",
         ...serverArgs(test),
-        ...USERS,
+        ...userArgs(2),
         "--messages",
         String(online),
         "--more",
@@ -97,25 +89,21 @@ Deno.test({
     assert.equal(new Set(results.map((r) => r.id)).size, bodies.length, "archive ids are unique");
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp resumes its stream after the TCP connection is cut mid-conversation: nothing lost, nothing twice",
-    "slixmpp SM resumption interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
-    await using test = await startTestServer({ accounts: ACCOUNTS });
+slixmppTest(
+  "slixmpp resumes its stream after the TCP connection is cut mid-conversation: nothing lost, nothing twice",
+  "slixmpp SM resumption interop",
+  async (python) => {
+    await using test = await startTestServer({ accounts: slixmppAccounts(2) });
     // 60 messages 20 ms apart; the connection goes after the 20th and is back 300 ms later.
     const [count, cutAfter] = [60, 20];
-    const run = await runSlixmpp(PYTHON!, "slixmpp_mobile.py", {
+    const run = await runSlixmpp(python, "slixmpp_mobile.py", {
       args: [
         "--flow",
         "sm",
         ...serverArgs(test),
-        ...USERS,
+        ...userArgs(2),
         "--messages",
         String(count),
         "--cut-after",
@@ -157,4 +145,4 @@ Deno.test({
     assert.ok(Number(resumed[1]) > 0, `stanzas sent again on resumption: ${resumed[1]}`);
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);

@@ -5,31 +5,13 @@
 // tests/clients/slixmpp_muc.py.
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
+import { runSlixmppFlow, slixmppTest } from "./_slixmpp.ts";
 
-const PYTHON = await findSlixmppPython();
-const ACCOUNTS: [string, string][] = [
-  ["romeo", "montague-1"],
-  ["juliet", "capulet-2"],
-  ["nurse", "angelica-3"],
-];
-const USERS = [
-  "--user1",
-  "romeo:montague-1",
-  "--user2",
-  "juliet:capulet-2",
-  "--user3",
-  "nurse:angelica-3",
-];
 const ROOM = "balcony@conference.localhost";
 
 /** Runs one flow of the client program against a fresh server. */
-async function runFlow(flow: string, args: string[] = []) {
-  await using test = await startTestServer({ accounts: ACCOUNTS });
-  return await runSlixmpp(PYTHON!, "slixmpp_muc.py", {
-    args: ["--flow", flow, ...serverArgs(test), ...USERS, ...args],
-  });
+function runFlow(flow: string, args: string[] = []) {
+  return runSlixmppFlow("slixmpp_muc.py", flow, args);
 }
 
 interface Heard {
@@ -57,14 +39,10 @@ interface Seen {
   body: string | null;
 }
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp room archive: a later occupant pages through what was said, ids as the live copies'",
-    "slixmpp room archive interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp room archive: a later occupant pages through what was said, ids as the live copies'",
+  "slixmpp room archive interop",
+  async () => {
     const [said, page] = [25, 10];
     const run = await runFlow("archive", ["--messages", String(said), "--page", String(page)]);
     // XEP-0045 §10.1.1: a new room, then accepted as an instant room; §7 of XEP-0313: it archives.
@@ -123,16 +101,12 @@ Deno.test({
     );
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp self-ping: the room answers one's own occupant JID, not-acceptable after leaving",
-    "slixmpp self-ping interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp self-ping: the room answers one's own occupant JID, not-acceptable after leaving",
+  "slixmpp self-ping interop",
+  async () => {
     const run = await runFlow("self_ping");
     // XEP-0410 §3.3: the room answers itself, and says so.
     assert.deepEqual(run.one("create"), { optimized: true });
@@ -151,7 +125,7 @@ Deno.test({
     });
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
 /** The one occupant id of each stanza in `seen`, checked to be exactly one, by sender nick. */
 function idsByNick(seen: Seen[]): Map<string, Set<string>> {
@@ -177,14 +151,10 @@ function shape(seen: Seen[]): string[] {
     .sort();
 }
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp occupant ids: one per account, kept across a nick change and a rejoin, never forged",
-    "slixmpp occupant-id interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp occupant ids: one per account, kept across a nick change and a rejoin, never forged",
+  "slixmpp occupant-id interop",
+  async () => {
     const run = await runFlow("occupant_id");
     // XEP-0421 §3: the room advertises it.
     assert.deepEqual(run.one("create"), { disco: true });
@@ -263,16 +233,12 @@ Deno.test({
     assert.deepEqual(forge.map((s) => s.ids), [[juliet], [juliet], [juliet]]);
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp room vCard: the owner's PHOTO is read back, hashed in disco#info and presence",
-    "slixmpp room vCard interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp room vCard: the owner's PHOTO is read back, hashed in disco#info and presence",
+  "slixmpp room vCard interop",
+  async () => {
     const run = await runFlow("vcard");
     // No avatar yet: an entering occupant gets no presence from the room's bare JID.
     assert.deepEqual(run.one("create"), { updates: [] });
@@ -311,4 +277,4 @@ Deno.test({
     });
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);

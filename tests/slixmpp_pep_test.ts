@@ -4,23 +4,15 @@
 // reads the open node. The client program is tests/clients/slixmpp_pep.py.
 import { strict as assert } from "node:assert";
 import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
+import { runSlixmpp, serverArgs, slixmppAccounts, slixmppTest, userArgs } from "./_slixmpp.ts";
 
-const PYTHON = await findSlixmppPython();
-
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp publishes with publish-options, and a non-contact reads the open node",
-    "slixmpp PEP interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
-    await using test = await startTestServer({
-      accounts: [["romeo", "montague-1"], ["juliet", "capulet-2"]],
-    });
-    const run = await runSlixmpp(PYTHON!, "slixmpp_pep.py", {
-      args: [...serverArgs(test), "--user1", "romeo:montague-1", "--user2", "juliet:capulet-2"],
+slixmppTest(
+  "slixmpp publishes with publish-options, and a non-contact reads the open node",
+  "slixmpp PEP interop",
+  async (python) => {
+    await using test = await startTestServer({ accounts: slixmppAccounts(2) });
+    const run = await runSlixmpp(python, "slixmpp_pep.py", {
+      args: [...serverArgs(test), ...userArgs(2)],
     });
     assert.deepEqual(run.one("discover"), {
       identities: ["account/registered", "pubsub/pep"],
@@ -30,4 +22,4 @@ Deno.test({
     assert.deepEqual(run.one("precondition"), { condition: "conflict", pubsub: true });
     assert.deepEqual(run.one("read"), { items: [{ id: "current", devices: ["12345", "4223"] }] });
   },
-});
+);

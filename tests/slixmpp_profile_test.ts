@@ -6,31 +6,13 @@
 // with Prosody's mod_csi_simple rules). The client program is tests/clients/slixmpp_profile.py.
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
+import { runSlixmppFlow, slixmppTest } from "./_slixmpp.ts";
 
-const PYTHON = await findSlixmppPython();
-const ACCOUNTS: [string, string][] = [
-  ["romeo", "montague-1"],
-  ["juliet", "capulet-2"],
-  ["nurse", "angelica-3"],
-];
-const USERS = [
-  "--user1",
-  "romeo:montague-1",
-  "--user2",
-  "juliet:capulet-2",
-  "--user3",
-  "nurse:angelica-3",
-];
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** Runs one flow of the client program against a fresh server. */
-async function runFlow(flow: string) {
-  await using test = await startTestServer({ accounts: ACCOUNTS });
-  return await runSlixmpp(PYTHON!, "slixmpp_profile.py", {
-    args: ["--flow", flow, ...serverArgs(test), ...USERS],
-  });
+function runFlow(flow: string) {
+  return runSlixmppFlow("slixmpp_profile.py", flow);
 }
 
 /** The bytes of base64 `text`, checked to be a PNG file, and their hex SHA-1. */
@@ -41,14 +23,10 @@ function png(text: unknown): { bytes: Uint8Array; sha1: string } {
   return { bytes, sha1: createHash("sha1").update(bytes).digest("hex") };
 }
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp avatars: a XEP-0084 avatar is in the vCard and the presence hash, a vCard PHOTO is in PEP",
-    "slixmpp avatar interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp avatars: a XEP-0084 avatar is in the vCard and the presence hash, a vCard PHOTO is in PEP",
+  "slixmpp avatar interop",
+  async () => {
     const run = await runFlow("avatars");
     assert.deepEqual(run.one("login"), {
       romeo: "romeo@localhost/laptop",
@@ -89,16 +67,12 @@ Deno.test({
     assert.deepEqual(png(data.image).bytes, hers.bytes);
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp bookmarks: private XML storage and PEP native bookmarks of two devices agree",
-    "slixmpp bookmarks interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp bookmarks: private XML storage and PEP native bookmarks of two devices agree",
+  "slixmpp bookmarks interop",
+  async () => {
     const run = await runFlow("bookmarks");
     const orchard = {
       id: "orchard@conference.localhost",
@@ -132,16 +106,12 @@ Deno.test({
     assert.deepEqual(run.one("legacy_pep"), { items: ["current"], conferences });
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp entity caps: a tune goes to the contact whose caps say tune+notify, not to the other",
-    "slixmpp caps +notify interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp entity caps: a tune goes to the contact whose caps say tune+notify, not to the other",
+  "slixmpp caps +notify interop",
+  async () => {
     const run = await runFlow("caps");
     const advertised = run.one("advertise") as Record<string, {
       node: string;
@@ -183,16 +153,12 @@ Deno.test({
     assert.equal(published.nurse_events, 0);
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);
 
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp CSI: while inactive, presence and chat states wait for a message with a body, in order",
-    "slixmpp CSI interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp CSI: while inactive, presence and chat states wait for a message with a body, in order",
+  "slixmpp CSI interop",
+  async () => {
     const run = await runFlow("csi");
     assert.deepEqual(run.one("login"), { csi: true });
     assert.deepEqual(run.one("inactive"), { arrived: [] });
@@ -215,4 +181,4 @@ Deno.test({
     });
     assert.equal(run.steps.at(-1)?.step, "done");
   },
-});
+);

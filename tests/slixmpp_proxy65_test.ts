@@ -6,20 +6,14 @@ import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
+import { runSlixmpp, serverArgs, slixmppAccounts, slixmppTest, userArgs } from "./_slixmpp.ts";
 
-const PYTHON = await findSlixmppPython();
-
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp file transfer: xep_0065 finds the proxy, opens a mediated bytestream and sends a file intact",
-    "slixmpp SOCKS5 bytestreams interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp file transfer: xep_0065 finds the proxy, opens a mediated bytestream and sends a file intact",
+  "slixmpp SOCKS5 bytestreams interop",
+  async (python) => {
     await using test = await startTestServer({
-      accounts: [["romeo", "montague-1"], ["juliet", "capulet-2"]],
+      accounts: slixmppAccounts(2),
       configure: (config) => {
         Object.assign(config.proxy65, {
           enabled: true,
@@ -37,13 +31,10 @@ Deno.test({
       crypto.getRandomValues(sent.subarray(at, Math.min(at + 65536, sent.length)));
     }
     await Deno.writeFile(file, sent);
-    const run = await runSlixmpp(PYTHON!, "slixmpp_proxy65.py", {
+    const run = await runSlixmpp(python, "slixmpp_proxy65.py", {
       args: [
         ...serverArgs(test),
-        "--user1",
-        "romeo:montague-1",
-        "--user2",
-        "juliet:capulet-2",
+        ...userArgs(2),
         "--file",
         file,
         "--out",
@@ -61,4 +52,4 @@ Deno.test({
     assert.deepEqual(await Deno.readFile(out), sent);
     assert.deepEqual(run.one("streamhost"), { jid: "proxy.localhost", host, port });
   },
-});
+);

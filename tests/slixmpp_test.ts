@@ -10,29 +10,20 @@ import { openDatabase } from "../lib/storage/sqlite.ts";
 import { SqliteRoomStore } from "../lib/storage/room_store.ts";
 import { SqliteRosterStore } from "../lib/storage/roster_store.ts";
 import { startTestServer } from "./_harness.ts";
-import { findSlixmppPython, runSlixmpp, serverArgs, slixmppTestName } from "./_slixmpp.ts";
+import { runSlixmpp, serverArgs, slixmppAccounts, slixmppTest, userArgs } from "./_slixmpp.ts";
 
-const PYTHON = await findSlixmppPython();
-
-Deno.test({
-  name: slixmppTestName(
-    PYTHON,
-    "slixmpp logs in, subscribes both ways, chats and uses MUC rooms",
-    "slixmpp interop",
-  ),
-  ignore: PYTHON === undefined,
-  async fn() {
+slixmppTest(
+  "slixmpp logs in, subscribes both ways, chats and uses MUC rooms",
+  "slixmpp interop",
+  async (python) => {
     await using test = await startTestServer({
-      accounts: [["romeo", "montague-1"], ["juliet", "capulet-2"]],
+      accounts: slixmppAccounts(2),
       configure: (config) => config.directTlsPort = 0, // a free port
     });
-    const run = await runSlixmpp(PYTHON!, "slixmpp_flows.py", {
+    const run = await runSlixmpp(python, "slixmpp_flows.py", {
       args: [
         ...serverArgs(test),
-        "--user1",
-        "romeo:montague-1",
-        "--user2",
-        "juliet:capulet-2",
+        ...userArgs(2),
         "--direct-tls-port",
         String(test.server.directTlsPort),
         "--timeout",
@@ -201,4 +192,4 @@ Deno.test({
     );
     assert.equal(rooms.load("crypt@conference.localhost"), null, "a temporary room is not stored");
   },
-});
+);

@@ -14,116 +14,31 @@ Usage: slixmpp_flows.py --host H --port P --domain D --muc-domain M --ca CERT \
        --user1 NAME:PASSWORD --user2 NAME:PASSWORD [--direct-tls-port P]
 """
 
-import argparse
 import asyncio
-import json
-import logging
-import ssl
-import sys
-import traceback
-from pathlib import Path
 
-import slixmpp
-from slixmpp.exceptions import IqError, PresenceError
+from slixmpp.exceptions import PresenceError
 
-# slixmpp prints from inside its MUC join helper; keep stdout for our JSON lines only.
-OUT = sys.stdout
-sys.stdout = sys.stderr
+import _steps
+from _steps import StepFailed
 
 
-class StepFailed(Exception):
-    pass
-
-
-class Flows:
+class Flows(_steps.Steps):
     def __init__(self, args):
-        self.args = args
-        self.timeout = args.timeout
-        self.step_name = "start"
-
-    # --- output -------------------------------------------------------------------------------
-
-    def report(self, step, **facts):
-        OUT.write(json.dumps({"step": step, "ok": True, **facts}) + "\n")
-        OUT.flush()
-
-    def fail(self, step, error):
-        OUT.write(json.dumps({"step": step, "ok": False, "error": error}) + "\n")
-        OUT.flush()
-
-    # --- waiting --------------------------------------------------------------------------------
-
-    def expect(self, client, event, match=lambda _: True):
-        """A future for the next `event` on `client` that `match` accepts.
-
-        Registered before the action that causes it, so nothing is missed."""
-        future = asyncio.get_running_loop().create_future()
-
-        def handler(payload):
-            if future.done():
-                return
-            try:
-                accepted = match(payload)
-            except Exception as error:  # a malformed stanza fails the step, not the loop
-                future.set_exception(error)
-                return
-            if accepted:
-                future.set_result(payload)
-
-        client.add_event_handler(event, handler)
-        future.add_done_callback(lambda _: client.del_event_handler(event, handler))
-        return future
-
-    async def within(self, awaitable, what):
-        try:
-            return await asyncio.wait_for(awaitable, self.timeout)
-        except asyncio.TimeoutError:
-            raise StepFailed(f"timed out after {self.timeout}s waiting for {what}") from None
-
-    # --- clients --------------------------------------------------------------------------------
+        super().__init__(args)
+        args.muc_domain = args.muc_domain or f"conference.{args.domain}"
 
     def make_client(self, account, resource, mechanism, password=None):
-        name, secret = account.split(":", 1)
-        jid = f"{name}@{self.args.domain}/{resource}"
-        client = slixmpp.ClientXMPP(jid, password if password is not None else secret)
-        # Trust exactly the server's self-signed certificate: verification stays on.
-        client.ca_certs = Path(self.args.ca)
-        client["feature_mechanisms"].use_mech = mechanism
+        client = super().make_client(
+            account, resource,
+            ("xep_0030",  # service discovery
+             "xep_0004",  # data forms
+             "xep_0045",  # multi-user chat
+             "xep_0128"),  # data forms in disco#info
+            mechanism=mechanism, password=password)
         # The application decides on subscription requests itself.
         client.auto_authorize = None
         client.auto_subscribe = False
-        client.register_plugin("xep_0030")  # service discovery
-        client.register_plugin("xep_0004")  # data forms
-        client.register_plugin("xep_0045")  # multi-user chat
-        client.register_plugin("xep_0128")  # data forms in disco#info
         return client
-
-    async def login(self, client, port=None, use_ssl=False):
-        started = self.expect(client, "session_start")
-        failed = self.expect(client, "failed_auth")
-        invalid = self.expect(client, "ssl_invalid_chain")
-        client.connect((self.args.host, port or self.args.port), use_ssl=use_ssl)
-        done, _ = await asyncio.wait(
-            [started, failed, invalid], timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        for future in (started, failed, invalid):
-            if future not in done:
-                future.cancel()
-        if not done:
-            raise StepFailed(f"timed out after {self.timeout}s waiting for session_start")
-        if invalid in done:
-            raise StepFailed(f"TLS certificate rejected: {invalid.result()}")
-        if failed in done:
-            raise StepFailed(f"SASL failed: {failed.result()['condition']}")
-        tls = client.transport.get_extra_info("ssl_object")
-        if not isinstance(tls, ssl.SSLObject):
-            raise StepFailed("session started without TLS")
-        return {
-            "jid": str(client.boundjid),
-            "mechanism": client["feature_mechanisms"].mech.name,
-            "tls": tls.version(),
-            "peer_cn": dict(x[0] for x in tls.getpeercert()["subject"]).get("commonName"),
-        }
 
     async def bad_login(self, client):
         failed = self.expect(client, "failed_auth")
@@ -149,13 +64,11 @@ class Flows:
         args = self.args
         romeo = self.make_client(args.user1, "slix", "SCRAM-SHA-256")
         juliet = self.make_client(args.user2, "slix", "SCRAM-SHA-1")
-        self.clients = [romeo, juliet]
         r_bare = romeo.boundjid.bare
         j_bare = juliet.boundjid.bare
 
         self.step_name = "bad_password"
         intruder = self.make_client(args.user1, "intruder", "SCRAM-SHA-256", password="wrong")
-        self.clients.append(intruder)
         self.report("bad_password", **await self.bad_login(intruder))
 
         self.step_name = "login"
@@ -479,7 +392,6 @@ class Flows:
             client.register_plugin("xep_0199")
             # XEP-0368 §3: ALPN "xmpp-client", which slixmpp does not set by itself.
             client.ssl_context.set_alpn_protocols(["xmpp-client"])
-            self.clients.append(client)
             facts = await self.login(client, port=self.args.direct_tls_port, use_ssl=True)
             rtt = await client["xep_0199"].ping(jid=self.args.domain, timeout=self.timeout)
             self.report(
@@ -489,61 +401,18 @@ class Flows:
                 starttls="starttls" in client.features,
                 pinged=rtt is not None,
             )
+            disconnected = client.disconnected  # taken first, see Steps.close
             client.disconnect()
-            await self.within(client.disconnected, "the end of the direct-TLS session")
-
-    async def close(self):
-        for client in getattr(self, "clients", []):
-            if client.transport is not None:
-                client.disconnect(wait=1)
-        for client in getattr(self, "clients", []):
-            try:
-                await asyncio.wait_for(client.disconnected, 2)
-            except (asyncio.TimeoutError, Exception):
-                pass
+            await self.within(disconnected, "the end of the direct-TLS session")
 
 
-async def main():
-    parser = argparse.ArgumentParser(description="slixmpp flows against an XMPP server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--domain", default="localhost")
+def options():
+    parser = _steps.parser("slixmpp flows against an XMPP server",
+                           ("NAME:PASSWORD", "NAME:PASSWORD"), deadline=60.0)
     parser.add_argument("--muc-domain", default=None)
-    parser.add_argument("--ca", required=True, help="the server's certificate (PEM) to trust")
-    parser.add_argument("--user1", required=True, help="NAME:PASSWORD")
-    parser.add_argument("--user2", required=True, help="NAME:PASSWORD")
     parser.add_argument("--direct-tls-port", type=int, default=None, help="XEP-0368 port")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
-    parser.add_argument("--deadline", type=float, default=60.0, help="seconds for the whole run")
-    parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")
-    args = parser.parse_args()
-    args.muc_domain = args.muc_domain or f"conference.{args.domain}"
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
-
-    flows = Flows(args)
-    code = 0
-    try:
-        await asyncio.wait_for(flows.run(), args.deadline)
-        flows.report("done", slixmpp=slixmpp.__version__)
-    except StepFailed as error:
-        flows.fail(flows.step_name, str(error))
-        code = 1
-    except (IqError, PresenceError) as error:
-        stanza = error.iq if isinstance(error, IqError) else error.presence
-        flows.fail(flows.step_name, f"{error.etype}/{error.condition}: {stanza}")
-        code = 1
-    except asyncio.TimeoutError:
-        limits = f"per wait {args.timeout}s, whole run {args.deadline}s"
-        flows.fail(flows.step_name, f"timed out ({limits})")
-        code = 1
-    except Exception as error:  # report, do not hide, whatever else broke
-        traceback.print_exc()
-        flows.fail(flows.step_name, f"{type(error).__name__}: {error}")
-        code = 1
-    finally:
-        await flows.close()
-    return code
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    _steps.main(Flows, options())

@@ -21,24 +21,9 @@ Usage: slixmpp_mobile.py --flow mam|sm --host H --port P --domain D --ca CERT \
        --user1 NAME:PASSWORD --user2 NAME:PASSWORD
 """
 
-import argparse
 import asyncio
-import json
-import logging
-import ssl
-import sys
-import traceback
-from pathlib import Path
 
-import slixmpp
-from slixmpp.exceptions import IqError
-
-OUT = sys.stdout
-sys.stdout = sys.stderr
-
-
-class StepFailed(Exception):
-    pass
+import _steps
 
 
 class Collected:
@@ -71,58 +56,12 @@ class Collected:
         return future
 
 
-class Mobile:
-    def __init__(self, args):
-        self.args = args
-        self.timeout = args.timeout
-        self.step_name = "start"
-        self.clients = []
-
-    # --- output, waiting, clients (as in slixmpp_flows.py) --------------------------------------
-
-    def report(self, step, **facts):
-        OUT.write(json.dumps({"step": step, "ok": True, **facts}) + "\n")
-        OUT.flush()
-
-    def fail(self, step, error):
-        OUT.write(json.dumps({"step": step, "ok": False, "error": error}) + "\n")
-        OUT.flush()
-
-    def expect(self, client, event, match=lambda _: True):
-        """A future for the next `event` on `client` that `match` accepts, registered before the
-        action that causes it."""
-        future = asyncio.get_running_loop().create_future()
-
-        def handler(payload):
-            if not future.done() and match(payload):
-                future.set_result(payload)
-
-        client.add_event_handler(event, handler)
-        future.add_done_callback(lambda _: client.del_event_handler(event, handler))
-        return future
-
-    async def within(self, awaitable, what, timeout=None):
-        timeout = timeout or self.timeout
-        try:
-            return await asyncio.wait_for(awaitable, timeout)
-        except asyncio.TimeoutError:
-            raise StepFailed(f"timed out after {timeout}s waiting for {what}") from None
-
+class Mobile(_steps.Steps):
     def make_client(self, account, resource, plugins):
-        name, secret = account.split(":", 1)
-        client = slixmpp.ClientXMPP(f"{name}@{self.args.domain}/{resource}", secret)
-        client.ca_certs = Path(self.args.ca)
-        for plugin in ("xep_0030", "xep_0359", *plugins):
-            client.register_plugin(plugin)
-        self.clients.append(client)
-        return client
+        return super().make_client(account, resource, ("xep_0030", "xep_0359", *plugins))
 
     async def login(self, client, presence=True):
-        started = self.expect(client, "session_start")
-        client.connect((self.args.host, self.args.port))
-        await self.within(started, f"session_start of {client.boundjid}")
-        if not isinstance(client.transport.get_extra_info("ssl_object"), ssl.SSLObject):
-            raise StepFailed("session started without TLS")
+        await super().login(client)
         if presence:
             own = self.expect(client, "presence_available", lambda p: p["from"] == client.boundjid)
             client.send_presence()
@@ -190,23 +129,13 @@ class Mobile:
         async for page in phone["xep_0313"].retrieve(
             with_jid=juliet.boundjid.bare, iterator=True, rsm={"max": args.page}
         ):
-            fin = page["mam_fin"]
-            items = page["mam"]["results"]
-            pages.append({
-                "results": len(items),
-                "complete": fin.xml.get("complete"),
-                "first_index": fin["rsm"]["first_index"] or None,
-                "count": fin["rsm"]["count"] or None,
-            })
-            for message in items:
-                result = message["mam_result"]
-                forwarded = result["forwarded"]["stanza"]
+            pages.append(_steps.mam_page(page))
+            for message in page["mam"]["results"]:
+                forwarded, facts = _steps.mam_result(message)
                 results.append({
-                    "body": forwarded["body"],
-                    "id": result["id"],
+                    **facts,
                     "archive": str(message["from"]) or None,
                     "from": str(forwarded["from"].bare),
-                    "delay": bool(result["forwarded"]["delay"]["stamp"]),
                 })
         self.report("archive", pages=pages, results=results)
 
@@ -279,26 +208,11 @@ class Mobile:
         # Whatever the resumption sent twice would have come before the last message.
         self.report("end", received=[m["body"] for m in received.items], events=events)
 
-    async def close(self):
-        """Logs out whoever is still connected; waits for those only (see logout)."""
-        pending = []
-        for client in self.clients:
-            if client.transport is not None:
-                pending.append(client.disconnected)
-                client.disconnect(wait=1)
-        if pending:
-            await asyncio.wait(pending, timeout=2)
 
-
-async def main():
-    parser = argparse.ArgumentParser(description="slixmpp mobile flows against an XMPP server")
+def options():
+    parser = _steps.parser("slixmpp mobile flows against an XMPP server",
+                           ("NAME:PASSWORD", "NAME:PASSWORD"))
     parser.add_argument("--flow", choices=("mam", "sm"), required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--domain", default="localhost")
-    parser.add_argument("--ca", required=True, help="the server's certificate (PEM) to trust")
-    parser.add_argument("--user1", required=True, help="NAME:PASSWORD")
-    parser.add_argument("--user2", required=True, help="NAME:PASSWORD")
     parser.add_argument("--messages", type=int, default=30, help="messages while Romeo is online")
     parser.add_argument("--more", type=int, default=15, help="mam: messages while he is away")
     parser.add_argument("--page", type=int, default=10, help="mam: RSM page size")
@@ -306,38 +220,8 @@ async def main():
     parser.add_argument("--cut-after", type=int, default=20, help="sm: messages before the cut")
     parser.add_argument("--interval", type=float, default=0.02, help="sm: seconds between sends")
     parser.add_argument("--away", type=float, default=0.3, help="sm: seconds without connection")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
-    parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole run")
-    parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")
-    args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.CRITICAL,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-
-    mobile = Mobile(args)
-    code = 0
-    try:
-        await asyncio.wait_for(getattr(mobile, args.flow)(), args.deadline)
-        mobile.report("done", slixmpp=slixmpp.__version__)
-    except StepFailed as error:
-        mobile.fail(mobile.step_name, str(error))
-        code = 1
-    except IqError as error:
-        mobile.fail(mobile.step_name, f"{error.etype}/{error.condition}: {error.iq}")
-        code = 1
-    except asyncio.TimeoutError:
-        mobile.fail(mobile.step_name, f"timed out (whole run {args.deadline}s)")
-        code = 1
-    except Exception as error:  # report, do not hide, whatever else broke
-        traceback.print_exc()
-        mobile.fail(mobile.step_name, f"{type(error).__name__}: {error}")
-        code = 1
-    finally:
-        await mobile.close()
-    return code
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    _steps.main(Mobile, options())

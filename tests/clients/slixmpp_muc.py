@@ -28,53 +28,20 @@ Usage: slixmpp_muc.py --flow archive|self_ping|occupant_id|vcard --host H --port
        --ca CERT --user1 NAME:PASSWORD --user2 NAME:PASSWORD --user3 NAME:PASSWORD
 """
 
-import argparse
-import asyncio
 import base64
 import hashlib
-import json
-import logging
-import ssl
-import struct
-import sys
-import traceback
-import zlib
-from pathlib import Path
 
-import slixmpp
 from slixmpp.exceptions import IqError
 from slixmpp.plugins.xep_0004.stanza import Form
 
-# xep_0045's join prints the delay of every message it sees (slixmpp 1.8.3): stdout is the
-# steps' only.
-OUT = sys.stdout
-sys.stdout = sys.stderr
+import _steps
+from _steps import StepFailed, png
 
 MUC_USER = "http://jabber.org/protocol/muc#user"
 OCCUPANT_ID = "urn:xmpp:occupant-id:0"
 STANZA_ID = "urn:xmpp:sid:0"
 VCARD_UPDATE = "vcard-temp:x:update"
 STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-
-
-class StepFailed(Exception):
-    pass
-
-
-def png(width, height, rgb):
-    """A real PNG file: one colour, 8-bit RGB, each row filter type 0."""
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * width
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
 
 
 def iq_error(error):
@@ -88,68 +55,14 @@ def iq_error(error):
     }
 
 
-class Muc:
+class Muc(_steps.Steps):
     def __init__(self, args):
-        self.args = args
-        self.timeout = args.timeout
-        self.step_name = "start"
-        self.clients = []
+        super().__init__(args)
         self.room = f"{args.room}@conference.{args.domain}"
 
-    # --- output, waiting, clients (as in slixmpp_profile.py) ------------------------------------
-
-    def report(self, step, **facts):
-        OUT.write(json.dumps({"step": step, "ok": True, **facts}) + "\n")
-        OUT.flush()
-
-    def fail(self, step, error):
-        OUT.write(json.dumps({"step": step, "ok": False, "error": error}) + "\n")
-        OUT.flush()
-
-    def expect(self, client, event, match=lambda _: True):
-        """A future for the next `event` on `client` that `match` accepts, registered before the
-        action that causes it."""
-        future = asyncio.get_running_loop().create_future()
-
-        def handler(payload):
-            if not future.done() and match(payload):
-                future.set_result(payload)
-
-        client.add_event_handler(event, handler)
-        future.add_done_callback(lambda _: client.del_event_handler(event, handler))
-        return future
-
-    async def within(self, awaitable, what, timeout=None):
-        timeout = timeout or self.timeout
-        try:
-            return await asyncio.wait_for(awaitable, timeout)
-        except asyncio.TimeoutError:
-            raise StepFailed(f"timed out after {timeout}s waiting for {what}") from None
-
-    async def until(self, condition, what):
-        """Waits for `condition()` to hold, for what is counted by a filter, not an event."""
-
-        async def poll():
-            while not condition():
-                await asyncio.sleep(0.02)
-
-        await self.within(poll(), what)
-
     def make_client(self, account, resource, plugins):
-        name, secret = account.split(":", 1)
-        client = slixmpp.ClientXMPP(f"{name}@{self.args.domain}/{resource}", secret)
-        client.ca_certs = Path(self.args.ca)
-        for plugin in ("xep_0030", "xep_0004", "xep_0045", *plugins):
-            client.register_plugin(plugin)
-        self.clients.append(client)
-        return client
-
-    async def login(self, client):
-        started = self.expect(client, "session_start")
-        client.connect((self.args.host, self.args.port))
-        await self.within(started, f"session_start of {client.boundjid}")
-        if not isinstance(client.transport.get_extra_info("ssl_object"), ssl.SSLObject):
-            raise StepFailed("session started without TLS")
+        plugins = ("xep_0030", "xep_0004", "xep_0045", *plugins)
+        return super().make_client(account, resource, plugins)
 
     async def round_trip(self, client):
         """An iq to the server and its answer: what `client` sent before has been handled."""
@@ -245,25 +158,15 @@ class Muc:
         results = []
         async for page in nurse["xep_0313"].retrieve(jid=self.room, iterator=True,
                                                      rsm={"max": args.page}):
-            fin = page["mam_fin"]
-            items = page["mam"]["results"]
-            pages.append({
-                "results": len(items),
-                "complete": fin.xml.get("complete"),
-                "first_index": fin["rsm"]["first_index"] or None,
-                "count": fin["rsm"]["count"] or None,
-            })
-            for message in items:
-                result = message["mam_result"]
-                forwarded = result["forwarded"]["stanza"]
+            pages.append(_steps.mam_page(page))
+            for message in page["mam"]["results"]:
+                forwarded, facts = _steps.mam_result(message)
                 results.append({
-                    "body": forwarded["body"],
-                    "id": result["id"],
+                    **facts,
                     "archive": str(message["from"]),
                     "from": str(forwarded["from"]),
                     "to": forwarded.xml.get("to"),
                     "type": forwarded["type"],
-                    "delay": bool(result["forwarded"]["delay"]["stamp"]),
                 })
         self.report("archive", pages=pages, results=results)
 
@@ -483,63 +386,18 @@ class Muc:
                                                       timeout=self.timeout)
             self.report("forbidden", **iq_error(error), fn=again["vcard_temp"]["FN"])
 
-    async def close(self):
-        """Logs out whoever is still connected; waits for those only."""
-        pending = []
-        for client in self.clients:
-            if client.transport is not None:
-                pending.append(client.disconnected)
-                client.disconnect(wait=1)
-        if pending:
-            await asyncio.wait(pending, timeout=2)
 
-
-async def main():
-    parser = argparse.ArgumentParser(description="slixmpp MUC flows against an XMPP server")
+def options():
+    parser = _steps.parser("slixmpp MUC flows against an XMPP server",
+                           ("NAME:PASSWORD (the room's owner)", "NAME:PASSWORD"))
     parser.add_argument("--flow", choices=("archive", "self_ping", "occupant_id", "vcard"),
                         required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--domain", default="localhost")
-    parser.add_argument("--ca", required=True, help="the server's certificate (PEM) to trust")
-    parser.add_argument("--user1", required=True, help="NAME:PASSWORD (the room's owner)")
-    parser.add_argument("--user2", required=True, help="NAME:PASSWORD")
     parser.add_argument("--user3", help="NAME:PASSWORD (archive, occupant_id: the third)")
     parser.add_argument("--room", default="balcony", help="the room's local part")
     parser.add_argument("--messages", type=int, default=25, help="archive: messages said")
     parser.add_argument("--page", type=int, default=10, help="archive: RSM page size")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
-    parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole run")
-    parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")
-    args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.CRITICAL,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-
-    muc = Muc(args)
-    code = 0
-    try:
-        await asyncio.wait_for(getattr(muc, args.flow)(), args.deadline)
-        muc.report("done", slixmpp=slixmpp.__version__)
-    except StepFailed as error:
-        muc.fail(muc.step_name, str(error))
-        code = 1
-    except IqError as error:
-        muc.fail(muc.step_name, f"{error.etype}/{error.condition}: {error.iq}")
-        code = 1
-    except asyncio.TimeoutError:
-        muc.fail(muc.step_name, f"timed out (whole run {args.deadline}s)")
-        code = 1
-    except Exception as error:  # report, do not hide, whatever else broke
-        traceback.print_exc()
-        muc.fail(muc.step_name, f"{type(error).__name__}: {error}")
-        code = 1
-    finally:
-        await muc.close()
-    return code
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    _steps.main(Muc, options())

@@ -29,27 +29,16 @@ Usage: slixmpp_profile.py --flow avatars|bookmarks|caps|csi --host H --port P --
        --ca CERT --user1 NAME:PASSWORD --user2 NAME:PASSWORD [--user3 NAME:PASSWORD]
 """
 
-import argparse
 import asyncio
 import base64
 import hashlib
-import json
-import logging
-import ssl
-import struct
-import sys
-import traceback
-import zlib
-from pathlib import Path
 
-import slixmpp
-from slixmpp.exceptions import IqError
 from slixmpp.plugins.xep_0048.stanza import Bookmarks
 from slixmpp.plugins.xep_0084.stanza import Info, MetaData
 from slixmpp.xmlstream import ET, register_stanza_plugin
 
-OUT = sys.stdout
-sys.stdout = sys.stderr
+import _steps
+from _steps import png
 
 DELAY = "urn:xmpp:delay"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -59,88 +48,12 @@ TUNE = "http://jabber.org/protocol/tune"
 PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options"
 
 
-class StepFailed(Exception):
-    pass
-
-
-def png(width, height, rgb):
-    """A real PNG file: one colour, 8-bit RGB, each row filter type 0."""
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * width
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
-
-
-class Profile:
-    def __init__(self, args):
-        self.args = args
-        self.timeout = args.timeout
-        self.step_name = "start"
-        self.clients = []
-
-    # --- output, waiting, clients (as in slixmpp_mobile.py) -------------------------------------
-
-    def report(self, step, **facts):
-        OUT.write(json.dumps({"step": step, "ok": True, **facts}) + "\n")
-        OUT.flush()
-
-    def fail(self, step, error):
-        OUT.write(json.dumps({"step": step, "ok": False, "error": error}) + "\n")
-        OUT.flush()
-
-    def expect(self, client, event, match=lambda _: True):
-        """A future for the next `event` on `client` that `match` accepts, registered before the
-        action that causes it."""
-        future = asyncio.get_running_loop().create_future()
-
-        def handler(payload):
-            if not future.done() and match(payload):
-                future.set_result(payload)
-
-        client.add_event_handler(event, handler)
-        future.add_done_callback(lambda _: client.del_event_handler(event, handler))
-        return future
-
-    async def within(self, awaitable, what, timeout=None):
-        timeout = timeout or self.timeout
-        try:
-            return await asyncio.wait_for(awaitable, timeout)
-        except asyncio.TimeoutError:
-            raise StepFailed(f"timed out after {timeout}s waiting for {what}") from None
-
-    async def until(self, condition, what):
-        """Waits for `condition()` to hold; for state slixmpp keeps without an event of its own
-        (the roster's subscription states are updated by several pushes)."""
-
-        async def poll():
-            while not condition():
-                await asyncio.sleep(0.02)
-
-        await self.within(poll(), what)
-
+class Profile(_steps.Steps):
     def make_client(self, account, resource, plugins):
-        name, secret = account.split(":", 1)
-        client = slixmpp.ClientXMPP(f"{name}@{self.args.domain}/{resource}", secret)
-        client.ca_certs = Path(self.args.ca)
-        for plugin in ("xep_0030", *plugins):
-            client.register_plugin(plugin)
-        self.clients.append(client)
-        return client
+        return super().make_client(account, resource, ("xep_0030", *plugins))
 
     async def login(self, client, presence=True):
-        started = self.expect(client, "session_start")
-        client.connect((self.args.host, self.args.port))
-        await self.within(started, f"session_start of {client.boundjid}")
-        if not isinstance(client.transport.get_extra_info("ssl_object"), ssl.SSLObject):
-            raise StepFailed("session started without TLS")
+        await super().login(client)
         # RFC 6121 §2.1.6: a resource that asked for the roster gets its pushes.
         await client.get_roster(timeout=self.timeout)
         if presence:
@@ -532,59 +445,14 @@ class Profile:
         await self.within(back, "Romeo's presence after <active/>")
         self.report("active", arrived=arrived[after:])
 
-    async def close(self):
-        """Logs out whoever is still connected; waits for those only."""
-        pending = []
-        for client in self.clients:
-            if client.transport is not None:
-                pending.append(client.disconnected)
-                client.disconnect(wait=1)
-        if pending:
-            await asyncio.wait(pending, timeout=2)
 
-
-async def main():
-    parser = argparse.ArgumentParser(description="slixmpp profile flows against an XMPP server")
+def options():
+    parser = _steps.parser("slixmpp profile flows against an XMPP server", ("NAME:PASSWORD",))
     parser.add_argument("--flow", choices=("avatars", "bookmarks", "caps", "csi"), required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--domain", default="localhost")
-    parser.add_argument("--ca", required=True, help="the server's certificate (PEM) to trust")
-    parser.add_argument("--user1", required=True, help="NAME:PASSWORD")
     parser.add_argument("--user2", help="NAME:PASSWORD")
     parser.add_argument("--user3", help="NAME:PASSWORD (caps: the contact without +notify)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
-    parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole run")
-    parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")
-    args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.CRITICAL,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-
-    profile = Profile(args)
-    code = 0
-    try:
-        await asyncio.wait_for(getattr(profile, args.flow)(), args.deadline)
-        profile.report("done", slixmpp=slixmpp.__version__)
-    except StepFailed as error:
-        profile.fail(profile.step_name, str(error))
-        code = 1
-    except IqError as error:
-        profile.fail(profile.step_name, f"{error.etype}/{error.condition}: {error.iq}")
-        code = 1
-    except asyncio.TimeoutError:
-        profile.fail(profile.step_name, f"timed out (whole run {args.deadline}s)")
-        code = 1
-    except Exception as error:  # report, do not hide, whatever else broke
-        traceback.print_exc()
-        profile.fail(profile.step_name, f"{type(error).__name__}: {error}")
-        code = 1
-    finally:
-        await profile.close()
-    return code
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    _steps.main(Profile, options())

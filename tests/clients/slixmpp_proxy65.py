@@ -14,77 +14,23 @@ Usage: slixmpp_proxy65.py --host H --port P --domain D --ca CERT --user1 NAME:PA
        --user2 NAME:PASSWORD --file IN --out OUT
 """
 
-import argparse
 import asyncio
 import hashlib
-import json
-import logging
-import ssl
-import sys
-import traceback
 from pathlib import Path
 
-import slixmpp
-from slixmpp.exceptions import IqError
-
-OUT = sys.stdout
-sys.stdout = sys.stderr
+import _steps
+from _steps import StepFailed
 
 CHUNK = 65536
 
 
-class StepFailed(Exception):
-    pass
-
-
-class Transfer:
-    def __init__(self, args):
-        self.args = args
-        self.timeout = args.timeout
-        self.step_name = "start"
-        self.clients = []
-
-    def report(self, step, **facts):
-        OUT.write(json.dumps({"step": step, "ok": True, **facts}) + "\n")
-        OUT.flush()
-
-    def fail(self, step, error):
-        OUT.write(json.dumps({"step": step, "ok": False, "error": error}) + "\n")
-        OUT.flush()
-
-    def expect(self, client, event, match=lambda _: True):
-        future = asyncio.get_running_loop().create_future()
-
-        def handler(payload):
-            if not future.done() and match(payload):
-                future.set_result(payload)
-
-        client.add_event_handler(event, handler)
-        future.add_done_callback(lambda _: client.del_event_handler(event, handler))
-        return future
-
-    async def within(self, awaitable, what, timeout=None):
-        timeout = timeout or self.timeout
-        try:
-            return await asyncio.wait_for(awaitable, timeout)
-        except asyncio.TimeoutError:
-            raise StepFailed(f"timed out after {timeout}s waiting for {what}") from None
-
+class Transfer(_steps.Steps):
     def make_client(self, account, resource, pconfig=None):
-        name, secret = account.split(":", 1)
-        client = slixmpp.ClientXMPP(f"{name}@{self.args.domain}/{resource}", secret)
-        client.ca_certs = Path(self.args.ca)
-        client.register_plugin("xep_0030")
-        client.register_plugin("xep_0065", pconfig=pconfig or {})
-        self.clients.append(client)
-        return client
+        return super().make_client(account, resource, ("xep_0030", "xep_0065"),
+                                   pconfig={"xep_0065": pconfig or {}})
 
     async def login(self, client):
-        started = self.expect(client, "session_start")
-        client.connect((self.args.host, self.args.port))
-        await self.within(started, f"session_start of {client.boundjid}")
-        if not isinstance(client.transport.get_extra_info("ssl_object"), ssl.SSLObject):
-            raise StepFailed("session started without TLS")
+        await super().login(client)
         client.send_presence()
 
     async def run(self):
@@ -137,57 +83,14 @@ class Transfer:
         self.report("streamhost", jid=str(streamhost["jid"]), host=streamhost["host"],
                     port=str(streamhost["port"]))
 
-    async def close(self):
-        pending = []
-        for client in self.clients:
-            if client.transport is not None:
-                pending.append(client.disconnected)
-                client.disconnect(wait=1)
-        if pending:
-            await asyncio.wait(pending, timeout=2)
 
-
-async def main():
-    parser = argparse.ArgumentParser(description="a slixmpp file transfer through XEP-0065")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--domain", default="localhost")
-    parser.add_argument("--ca", required=True, help="the server's certificate (PEM) to trust")
-    parser.add_argument("--user1", required=True, help="NAME:PASSWORD (the requester)")
-    parser.add_argument("--user2", required=True, help="NAME:PASSWORD (the target)")
+def options():
+    parser = _steps.parser("a slixmpp file transfer through XEP-0065",
+                           ("NAME:PASSWORD (the requester)", "NAME:PASSWORD (the target)"))
     parser.add_argument("--file", required=True, help="the file Romeo sends")
     parser.add_argument("--out", required=True, help="where Juliet writes what she receives")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per wait")
-    parser.add_argument("--deadline", type=float, default=30.0, help="seconds for the whole run")
-    parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")
-    args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.CRITICAL,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(message)s",
-    )
-    transfer = Transfer(args)
-    code = 0
-    try:
-        await asyncio.wait_for(transfer.run(), args.deadline)
-        transfer.report("done", slixmpp=slixmpp.__version__)
-    except StepFailed as error:
-        transfer.fail(transfer.step_name, str(error))
-        code = 1
-    except IqError as error:
-        transfer.fail(transfer.step_name, f"{error.etype}/{error.condition}: {error.iq}")
-        code = 1
-    except asyncio.TimeoutError:
-        transfer.fail(transfer.step_name, f"timed out (whole run {args.deadline}s)")
-        code = 1
-    except Exception as error:  # report, do not hide, whatever else broke
-        traceback.print_exc()
-        transfer.fail(transfer.step_name, f"{type(error).__name__}: {error}")
-        code = 1
-    finally:
-        await transfer.close()
-    return code
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    _steps.main(Transfer, options())

@@ -1,9 +1,9 @@
 // The server under test as a child process, optionally pinned to one CPU, with its pid (for
 // /proc) and its output kept for the report. tests/_process.ts does the same without the pid.
+import { SERVER_PERMISSIONS } from "./_child.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 export const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 const KEEP_OUTPUT_CHARS = 64 * 1024;
 
 /** How to start the server. */
@@ -40,7 +40,7 @@ export interface BenchServer {
 export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
   const denoArgs = [
     "run",
-    ...PERMISSIONS,
+    ...SERVER_PERMISSIONS,
     MAIN,
     "start",
     "--port",

@@ -23,6 +23,7 @@
 // With --rounds N all of it is repeated N times, the servers interleaved, and the table shows
 // medians. Debian's prosody and ejabberd packages are installed if missing. Every server is
 // stopped at the end, also on failure or Ctrl-C.
+import { SCRIPT_PERMISSIONS } from "./_child.ts";
 import { optionsOrExit, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -80,14 +81,6 @@ const LOGIN_CONCURRENCY = 16;
 /** Above this share of one core the generator may be what limits the figures (as load.ts). */
 const SATURATED = 0.9;
 const LOAD_SCRIPT = fileURLToPath(new URL("./load.ts", import.meta.url));
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-sys",
-];
 
 interface Options {
   servers: ServerName[];
@@ -392,7 +385,7 @@ async function runLoad(
     ...(options.messages === undefined ? [] : ["--messages", String(options.messages)]),
     ...["--domain", DOMAIN, "--password", options.password, "--json"],
   ];
-  const load = [Deno.execPath(), "run", ...PERMISSIONS, LOAD_SCRIPT, ...args];
+  const load = [Deno.execPath(), "run", ...SCRIPT_PERMISSIONS, LOAD_SCRIPT, ...args];
   const command = onPath("taskset") ? ["taskset", "-c", GENERATOR_CPUS, ...load] : load;
   const child = new Deno.Command(command[0], {
     args: command.slice(1),

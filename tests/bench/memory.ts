@@ -28,6 +28,7 @@
 //
 // With --snapshot DIR the child also writes a V8 heap snapshot at each point (DevTools format;
 // writing them disturbs the RSS figures).
+import { lines, SERVER_PERMISSIONS } from "./_child.ts";
 import { parseArgs } from "node:util";
 import { createServer, type Socket } from "node:net";
 import { connect as tlsConnect, createSecureContext, TLSSocket } from "node:tls";
@@ -48,7 +49,6 @@ type Mode = typeof MODES[number];
 /** The modes that run Verona, with accounts, rather than a bare socket server. */
 const isXmpp = (mode: Mode) => mode.startsWith("xmpp");
 const SELF = fileURLToPath(import.meta.url);
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 const DOMAIN = "localhost";
 const PASSWORD = "bench-password";
 const CONCURRENCY = 16;
@@ -77,17 +77,6 @@ interface Usage {
   external: number;
   /** Size of V8's young generation, which grows under allocation load and does not shrink. */
   newSpace: number;
-}
-
-/** The lines of a byte stream. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let partial = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const parts = (partial + text).split("\n");
-    partial = parts.pop()!;
-    yield* parts;
-  }
-  if (partial !== "") yield partial;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +240,7 @@ async function measureMode(
     const args = [
       "run",
       "--v8-flags=--expose-gc",
-      ...PERMISSIONS,
+      ...SERVER_PERMISSIONS,
       SELF,
       "--serve",
       mode,

@@ -16,6 +16,7 @@
 //
 //   deno task bench:scale                       # as many sessions as the open-file cap allows
 //   deno task bench:scale --sessions 5000 --rooms 2000 --idle-seconds 5   # a quick run
+import { lines, SCRIPT_PERMISSIONS } from "./_child.ts";
 import { optionsOrExit, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -78,14 +79,6 @@ const JOIN_BATCH = 100;
 const ROSTER_ROUNDS = 5;
 const FANOUT_WINDOW = 20;
 const SELF = fileURLToPath(import.meta.url);
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-sys",
-];
 
 interface Options {
   sessions: number;
@@ -211,17 +204,6 @@ type Request =
   | { id: number; cmd: "groupchat"; sender: number; room: string; messages: number; tag: string }
   | { id: number; cmd: "logout"; ids: number[]; concurrency: number }
   | { id: number; cmd: "close" };
-
-/** The lines of a byte stream. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let partial = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const parts = (partial + text).split("\n");
-    partial = parts.pop()!;
-    yield* parts;
-  }
-  if (partial !== "") yield partial;
-}
 
 const roomOf = (id: number) => `r${id}@${MUC}`;
 
@@ -404,7 +386,7 @@ class Worker {
 
   constructor(timeoutMs: number) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, SELF, "--worker", String(timeoutMs)],
+      args: ["run", ...SCRIPT_PERMISSIONS, SELF, "--worker", String(timeoutMs)],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",

@@ -54,6 +54,25 @@ export async function startTestServer(
   };
 }
 
+/** Ways a connection can end, by name, for the accounting tests. */
+export type Endings = Record<string, (test: TestServer) => Promise<void>>;
+
+/**
+ * Ends connections each way, more rounds than the per-address limit (a count leaked per
+ * round would then refuse a later one), naming the way and round of a failure.
+ */
+export async function endEachWay(test: TestServer, endings: Endings, rounds = 6): Promise<void> {
+  for (const [name, end] of Object.entries(endings)) {
+    for (let round = 0; round < rounds; round++) {
+      try {
+        await end(test);
+      } catch (error) {
+        throw new Error(`${name}, round ${round + 1}: ${error}`);
+      }
+    }
+  }
+}
+
 /** Waits until the server has released every connection (a closing socket may linger ≤ 2 s). */
 export async function countsBackToZero(test: TestServer): Promise<void> {
   const deadline = Date.now() + 4000;

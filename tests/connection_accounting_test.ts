@@ -4,7 +4,13 @@
 import { strict as assert } from "node:assert";
 import { ReplayClient } from "../lib/replay/client.ts";
 import { login } from "./_clients.ts";
-import { countsBackToZero, startTestServer, type TestServer } from "./_harness.ts";
+import {
+  countsBackToZero,
+  endEachWay,
+  type Endings,
+  startTestServer,
+  type TestServer,
+} from "./_harness.ts";
 import { openStream, RawClient } from "./_raw_client.ts";
 
 const ACCOUNTS: [string, string][] = [["romeo", "r0me0-pass"], ["juliet", "juliet-pass"]];
@@ -31,7 +37,7 @@ function loginFrom(test: TestServer, localAddress?: string): Promise<ReplayClien
 const lingering: RawClient[] = [];
 
 /** Each way a connection can end, one after another, more times than the per-address limit. */
-const ENDINGS: Record<string, (test: TestServer) => Promise<void>> = {
+const ENDINGS: Endings = {
   "peer closes a bare TCP connection": async (test) => {
     const raw = await RawClient.connect(test.port);
     raw.close();
@@ -128,16 +134,7 @@ Deno.test("connection counts return to zero after hundreds of STARTTLS logins an
   }
   await countsBackToZero(test);
 
-  for (const [name, end] of Object.entries(ENDINGS)) {
-    // More rounds than the per-address limit: one leaked count per round would show.
-    for (let round = 0; round < 6; round++) {
-      try {
-        await end(test);
-      } catch (error) {
-        throw new Error(`${name}, round ${round + 1}: ${error}`);
-      }
-    }
-  }
+  await endEachWay(test, ENDINGS);
   await countsBackToZero(test);
   for (const raw of lingering.splice(0)) raw.close();
 

@@ -7,7 +7,13 @@ import { join } from "node:path";
 import type { Config } from "../lib/config/config.ts";
 import { ReplayClient } from "../lib/replay/client.ts";
 import { login } from "./_clients.ts";
-import { countsBackToZero, startTestServer, type TestServer } from "./_harness.ts";
+import {
+  countsBackToZero,
+  endEachWay,
+  type Endings,
+  startTestServer,
+  type TestServer,
+} from "./_harness.ts";
 import { verona } from "./_process.ts";
 import { openStream, RawClient } from "./_raw_client.ts";
 
@@ -145,7 +151,7 @@ Deno.test("direct TLS: <starttls/> over a direct-TLS stream is a policy violatio
 });
 
 /** Each way a direct-TLS connection can end, run more times than the per-address limit. */
-const ENDINGS: Record<string, (test: TestServer) => Promise<void>> = {
+const ENDINGS: Endings = {
   "peer closes a TCP connection before any TLS": async (test) => {
     (await tcpTo(test)).close();
   },
@@ -196,15 +202,7 @@ Deno.test("direct TLS: connection counts return to zero after a hundred logins a
   });
   for (let i = 0; i < 100; i++) await (await loginDirect(test)).disconnect();
   await countsBackToZero(test);
-  for (const [name, end] of Object.entries(ENDINGS)) {
-    for (let round = 0; round < 6; round++) {
-      try {
-        await end(test);
-      } catch (error) {
-        throw new Error(`${name}, round ${round + 1}: ${error}`);
-      }
-    }
-  }
+  await endEachWay(test, ENDINGS);
   await countsBackToZero(test);
   assert.ok(
     !test.log.some((line) => line.includes("refused connection")),

@@ -22,6 +22,7 @@ import {
   toBookmarks2,
   toLegacy,
 } from "./mod.ts";
+import { PEP_TEST_SECTIONS } from "../pep/_harness.ts";
 import { sameXml } from "./bookmarks.ts";
 
 Deno.test("a legacy conference and a XEP-0402 item convert both ways, autojoin as it is", () => {
@@ -63,17 +64,7 @@ async function start(withPrivateStorage = true) {
   await accounts.create("juliet", "pw");
   const router = new Router({ domain: "localhost", accountExists: () => true, log: () => {} });
   const sections: Record<string, unknown> = {
-    disco: { enabled: true },
-    roster: { enabled: true },
-    caps: { enabled: true, maxCachedHashes: 4 },
-    pep: {
-      enabled: true,
-      maxItems: 50,
-      maxNodes: 4,
-      maxPayloadBytes: 2048,
-      maxAffiliations: 3,
-      maxPageItems: 3,
-    },
+    ...PEP_TEST_SECTIONS,
     private_storage: { enabled: true, maxBytes: 4096, maxElements: 8 },
     bookmarks: { enabled: true },
   };

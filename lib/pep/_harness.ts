@@ -36,6 +36,21 @@ export interface Harness {
   befriend(a: string, b: string, groups?: string[]): void;
 }
 
+/** Small bounds for tests: the sections of PEP and the modules it needs. */
+export const PEP_TEST_SECTIONS: Readonly<Record<string, unknown>> = {
+  disco: { enabled: true },
+  roster: { enabled: true },
+  caps: { enabled: true, maxCachedHashes: 4 },
+  pep: {
+    enabled: true,
+    maxItems: 50,
+    maxNodes: 4,
+    maxPayloadBytes: 2048,
+    maxAffiliations: 3,
+    maxPageItems: 3,
+  },
+};
+
 /** Starts disco, roster, caps and pep on `db` with these accounts (password "pw"). */
 export async function startHarness(db: DatabaseSync, users: string[]): Promise<Harness> {
   const accounts = new Accounts(new SqliteAccountStore(db));
@@ -47,19 +62,6 @@ export async function startHarness(db: DatabaseSync, users: string[]): Promise<H
       throw new Error(line);
     },
   });
-  const sections: Record<string, unknown> = {
-    disco: { enabled: true },
-    roster: { enabled: true },
-    caps: { enabled: true, maxCachedHashes: 4 },
-    pep: {
-      enabled: true,
-      maxItems: 50,
-      maxNodes: 4,
-      maxPayloadBytes: 2048,
-      maxAffiliations: 3,
-      maxPageItems: 3,
-    },
-  };
   const running = await startModules([DISCO_MODULE, ROSTER_MODULE, CAPS_MODULE, PEP_MODULE], {
     router,
     db,
@@ -68,7 +70,7 @@ export async function startHarness(db: DatabaseSync, users: string[]): Promise<H
     log: (line) => {
       throw new Error(line);
     },
-    section: (name) => sections[name] as never,
+    section: (name) => PEP_TEST_SECTIONS[name] as never,
   });
   const roster = running.api(ROSTER_MODULE)!;
   const harness: Harness = {

@@ -32,6 +32,8 @@ export async function startTestServer(
   // No direct-TLS port unless a test asks for one (0: a free port), so none takes 5223.
   config.directTlsPort = null;
   config.bind = "127.0.0.1";
+  // The HTTP(S) server on free ports of loopback, so that none takes 5280/5281.
+  Object.assign(config.http, { port: 0, httpsPort: 0, bind: "127.0.0.1" });
   config.dataDir = dataDir;
   config.databasePath = join(dataDir, "verona.sqlite");
   // Keep failure tests quick; the delay itself is tested separately.

@@ -46,6 +46,7 @@ export class Accounts implements SaslCredentialSource {
   #tombstones: TombstoneStore | undefined;
   #tombstoneMs: number;
   #now: () => number;
+  #removedListeners: ((username: string) => void)[] = [];
 
   constructor(store: AccountStore, options: AccountsOptions = {}) {
     this.#store = store;
@@ -135,12 +136,24 @@ export class Accounts implements SaslCredentialSource {
   remove(username: string): boolean {
     const name = Accounts.prepUsername(username);
     if (!this.#store.remove(name)) return false;
+    // What the database's cascades cannot reach (files on disk) goes here; one failing listener
+    // must not keep the others from running, nor undo the removal.
+    for (const listener of this.#removedListeners) {
+      try {
+        listener(name);
+      } catch { /* the listener logs its own failures */ }
+    }
     if (this.#tombstones !== undefined && this.#tombstoneMs > 0) {
       const now = this.#now();
       this.#tombstones.purge(now - this.#tombstoneMs);
       this.#tombstones.add(name, now);
     }
     return true;
+  }
+
+  /** Calls `listener` with the username of every account removed from now on. */
+  onRemoved(listener: (username: string) => void): void {
+    this.#removedListeners.push(listener);
   }
 
   /** SaslCredentialSource: the stored keys for a SASL username. */

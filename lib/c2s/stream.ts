@@ -16,7 +16,8 @@ import { NS } from "../stanza/ns.ts";
 import { errorReply, reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import type { KeyedBuckets } from "../net/token_bucket.ts";
-import type { Transport } from "../net/transport.ts";
+import type { ClientTransport } from "../net/transport.ts";
+import type { Counter, Metrics } from "../metrics/metrics.ts";
 import { el, type Element } from "../xml/element.ts";
 import { type ParserErrorCondition, StreamParser } from "../xml/stream_parser.ts";
 import { type StreamErrorCondition, streamErrorXml } from "./stream_error.ts";
@@ -89,6 +90,48 @@ export interface C2sOptions {
   underPressure(): boolean;
   /** XEP-0198 §5: what ended resumable sessions had handled, shared by every stream. */
   endedResumptions: EndedResumptions;
+  /** Counters shared by every stream (`/metrics`); none are kept without them. */
+  counters?: C2sCounters;
+}
+
+/** What every c2s stream counts, by label `kind` (message, presence, iq, other). */
+export interface C2sCounters {
+  stanzasIn: Counter;
+  stanzasOut: Counter;
+  /** Failed SASL authentications, by label `mechanism`. */
+  authFailures: Counter;
+}
+
+/** The counters of {@linkcode C2sCounters} in `metrics`. */
+export function c2sCounters(metrics: Metrics): C2sCounters {
+  return {
+    stanzasIn: metrics.counter("verona_c2s_stanzas_in", "Stanzas received from clients", [
+      "kind",
+    ]),
+    stanzasOut: metrics.counter("verona_c2s_stanzas_out", "Stanzas sent to clients", ["kind"]),
+    authFailures: metrics.counter(
+      "verona_c2s_auth_failures",
+      "Failed SASL authentications",
+      ["mechanism"],
+    ),
+  };
+}
+
+// One label array per kind, so that counting a stanza allocates nothing.
+const KIND: Record<string, readonly string[]> = {
+  message: ["message"],
+  presence: ["presence"],
+  iq: ["iq"],
+  other: ["other"],
+};
+
+/** The kind label of a stanza, serialized or not. */
+function kindOf(item: Element | string): readonly string[] {
+  if (typeof item !== "string") return KIND[item.name] ?? KIND.other;
+  if (item.startsWith("<message")) return KIND.message;
+  if (item.startsWith("<presence")) return KIND.presence;
+  if (item.startsWith("<iq")) return KIND.iq;
+  return KIND.other;
 }
 
 type Phase = "connected" | "authenticated" | "bound" | "closing";
@@ -104,7 +147,7 @@ export class C2sStream implements BoundSession {
   readonly directedPresence = new Set<string>();
 
   #options: C2sOptions;
-  #transport: Transport;
+  #transport: ClientTransport;
   #parser: StreamParser;
   #phase: Phase = "connected";
   #headerSent = false;
@@ -130,7 +173,7 @@ export class C2sStream implements BoundSession {
   #hibernating = false;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(transport: Transport, options: C2sOptions) {
+  constructor(transport: ClientTransport, options: C2sOptions) {
     this.id = `c2s${(nextStreamNumber++).toString(36)}`;
     this.#transport = transport;
     this.#options = options;
@@ -160,6 +203,11 @@ export class C2sStream implements BoundSession {
       closed: () => this.#connectionClosed(),
       overflow: (queued) => this.#session.#overflow(this, queued),
     });
+  }
+
+  /** Bytes this connection has written that the client has not taken yet. */
+  get queuedBytes(): number {
+    return this.#transport.queuedBytes;
   }
 
   /** Serializes and queues a stanza for the client. */
@@ -203,7 +251,7 @@ export class C2sStream implements BoundSession {
   }
 
   /** The transport this session writes to: its carrier's. */
-  get #out(): Transport {
+  get #out(): ClientTransport {
     return this.#carrier.#transport;
   }
 
@@ -216,6 +264,7 @@ export class C2sStream implements BoundSession {
 
   #emit(item: Outbound): void {
     const xml = typeof item === "string" ? item : item.toString(NS.CLIENT);
+    this.#options.counters?.stanzasOut.inc(kindOf(item));
     const sm = this.#sm;
     if (sm === null) {
       if (!this.#hibernating) this.#out.write(xml);
@@ -237,7 +286,13 @@ export class C2sStream implements BoundSession {
         } else this.closeWithError("resource-constraint", "Too many unacknowledged stanzas");
       });
     }
-    if (this.#hibernating) return;
+    if (this.#hibernating) {
+      const hooks = this.#options.router.hooks;
+      if (hooks.has("held-for-resumption")) {
+        hooks.notify("held-for-resumption", { session: this, stanzas: [item] });
+      }
+      return;
+    }
     this.#out.write(xml);
     if (sm.shouldRequest) this.#out.write(sm.request().toString());
     else this.#scheduleAckRequest();
@@ -297,6 +352,10 @@ export class C2sStream implements BoundSession {
     // XEP-0352 §5.2: the CSI state does not survive; what it held waits with the rest.
     const held = this.#csi?.flush() ?? [];
     this.#csi = null;
+    const hooks = this.#options.router.hooks;
+    if (sm.unackedCount > 0 && hooks.has("held-for-resumption")) {
+      hooks.notify("held-for-resumption", { session: this, stanzas: sm.unacked() });
+    }
     for (const item of held) this.#emit(item);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -359,7 +418,7 @@ export class C2sStream implements BoundSession {
     const features = el("stream:features");
     const encrypted = this.#transport.encrypted;
     if (this.#phase === "connected") {
-      if (!encrypted) {
+      if (!encrypted && this.#transport.canStartTls) {
         features.append(
           el("starttls", { xmlns: NS.TLS }, this.#options.tlsRequired ? el("required") : undefined),
         );
@@ -391,6 +450,7 @@ export class C2sStream implements BoundSession {
   /** Stanzas are handled one at a time, in order, even when a handler is async. */
   #received(stanza: Element): void {
     if (this.#session !== this) return this.#session.#received(stanza);
+    this.#options.counters?.stanzasIn.inc(kindOf(stanza));
     if (this.#busy) {
       this.#queue.push(stanza);
       return;
@@ -485,6 +545,9 @@ export class C2sStream implements BoundSession {
     if (this.#transport.encrypted) {
       return this.closeWithError("policy-violation", "TLS is already active");
     }
+    if (!this.#transport.canStartTls) {
+      return this.closeWithError("policy-violation", "STARTTLS is not offered on this transport");
+    }
     // The old stream ends here: the client's new header may arrive before the handshake's
     // promise settles, and the header we answer it with must be the only one.
     this.#expectNewStream();
@@ -539,6 +602,7 @@ export class C2sStream implements BoundSession {
   }
 
   async #saslStep(data: Uint8Array | null): Promise<void> {
+    const mechanism = this.#sasl!.name;
     const step = await this.#sasl!.step(data);
     if (step.kind === "challenge") {
       this.#transport.write(
@@ -549,6 +613,7 @@ export class C2sStream implements BoundSession {
     this.#sasl = null;
     if (step.kind === "failure") {
       this.#log(`SASL failure: ${step.condition}`);
+      this.#options.counters?.authFailures.inc([mechanism]);
       this.#options.authFailuresByAddress.tryTake(this.#transport.remoteAddress);
       await delay(this.#options.limits.authFailureDelayMs);
       return this.#saslFailure(step.condition, step.text);

@@ -26,17 +26,19 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
 }
 
 /** Loads the configuration from `--config`, then applies flag overrides. */
-export function configFromFlags(
+export async function configFromFlags(
   values: {
     config?: string;
     data?: string;
     domain?: string;
     port?: string;
     "direct-tls-port"?: string;
+    "http-port"?: string;
+    "https-port"?: string;
     bind?: string;
   },
 ): Promise<Config> {
-  return loadConfig({
+  const config = await loadConfig({
     file: values.config,
     overrides: {
       dataDir: values.data,
@@ -46,6 +48,12 @@ export function configFromFlags(
       bind: values.bind,
     },
   });
+  // The HTTP ports are the http module's; on the command line, as for direct TLS, 0 is none.
+  const httpPort = portFlag("--http-port", values["http-port"]);
+  const httpsPort = portFlag("--https-port", values["https-port"]);
+  if (httpPort !== undefined) config.http.port = httpPort === 0 ? null : httpPort;
+  if (httpsPort !== undefined) config.http.httpsPort = httpsPort === 0 ? null : httpsPort;
+  return config;
 }
 
 function portFlag(flag: string, value: string | undefined): number | undefined {

@@ -17,6 +17,8 @@ Options:
   --port N        client port (default: 5222; 0 picks a free port)
   --direct-tls-port N
                   client port for direct TLS (default: 5223; 0: none)
+  --http-port N   HTTP port: upload, WebSocket, host-meta, metrics (default: 5280; 0: none)
+  --https-port N  the same over HTTPS with the server's certificate (default: 5281; 0: none)
   --bind ADDR     address to listen on (default: 0.0.0.0)
   --data DIR      data directory: database and certificate (default: ./data)
   -h, --help      show this help`;
@@ -27,6 +29,8 @@ export function startCommand(args: string[]): Promise<number> {
       ...CONFIG_FLAGS,
       port: { type: "string" },
       "direct-tls-port": { type: "string" },
+      "http-port": { type: "string" },
+      "https-port": { type: "string" },
       bind: { type: "string" },
     });
     if (values.help) {
@@ -52,7 +56,7 @@ export function startCommand(args: string[]): Promise<number> {
         (server.directTlsPort === null
           ? ""
           : `direct TLS (XEP-0368) on ${config.bind}:${server.directTlsPort}; `) +
-        `MUC at ${config.mucDomain}; data in ${config.dataDir}`,
+        `MUC at ${config.mucDomain}; ` + httpLine(server) + `data in ${config.dataDir}`,
     );
     await stopped;
     Deno.removeSignalListener("SIGUSR2", status);
@@ -61,4 +65,15 @@ export function startCommand(args: string[]): Promise<number> {
     console.log("Verona stopped");
     return 0;
   });
+}
+
+/** The HTTP listeners for the ready line ("" without any). */
+function httpLine(server: Server): string {
+  const http = server.http;
+  if (http === null) return "";
+  const parts = [
+    http.port === null ? "" : `HTTP on ${http.port}`,
+    http.securePort === null ? "" : `HTTPS on ${http.securePort}`,
+  ].filter(Boolean);
+  return parts.length === 0 ? "" : `${parts.join(", ")} (${http.url("/")}); `;
 }

@@ -23,6 +23,15 @@ const MODULE_DEFAULTS = {
     maxPageSize: 50,
   },
   entity_time: { enabled: true },
+  http: {
+    enabled: true,
+    port: 5280,
+    httpsPort: 5281,
+    bind: "0.0.0.0",
+    externalUrl: "",
+    requestsPerSecond: 50,
+    requestBurst: 200,
+  },
   contact: {
     enabled: true,
     abuse: [],

@@ -7,6 +7,7 @@ import { CONTACT_MODULE } from "../contact_addresses/mod.ts";
 import { DISCO_MODULE } from "../disco/mod.ts";
 import { ENTITY_TIME_MODULE } from "../entity_time/mod.ts";
 import { EXTERNAL_SERVICES_MODULE } from "../external_services/mod.ts";
+import { HTTP_MODULE } from "../http/mod.ts";
 import {
   BLOCKING_MODULE,
   CARBONS_MODULE,
@@ -27,6 +28,7 @@ import { VERSION_MODULE } from "../version/mod.ts";
 
 /** Every built-in module; each has a `[name]` section in the configuration. */
 export const BUILTIN_MODULES = [
+  HTTP_MODULE,
   DISCO_MODULE,
   PING_MODULE,
   VERSION_MODULE,

@@ -1,6 +1,7 @@
 // Starting the enabled server modules in dependency order, and stopping them in reverse.
 import type { DatabaseSync } from "node:sqlite";
 import type { Accounts } from "../accounts/accounts.ts";
+import { Metrics } from "../metrics/metrics.ts";
 import type { Router } from "../router/router.ts";
 import { migrateModule } from "../storage/sqlite.ts";
 import type {
@@ -24,6 +25,8 @@ export interface LoadOptions {
   accounts: Accounts;
   server: ServerInfo;
   log: (line: string) => void;
+  /** Where modules register metrics; a fresh registry when not given. */
+  metrics?: Metrics;
   /** A module's parsed section (`enabled` and its options), by module name. */
   section(name: string): ModuleSection<unknown> | undefined;
 }
@@ -154,6 +157,7 @@ export async function startModules(
   const started: { module: AnyServerModule; stop?: () => void | Promise<void> }[] = [];
   const running = new RunningModules(started, apis, options.log);
   const features = { server: options.router.serverFeatures, account: new Set<string>() };
+  const metrics = options.metrics ?? new Metrics();
   for (const module of order) {
     try {
       const config = sectionOf(module.name);
@@ -172,12 +176,13 @@ export async function startModules(
         server: options.server,
         accounts: options.accounts,
         log: options.log,
+        metrics,
         modules: Object.fromEntries(
           [...module.dependsOn, ...(module.uses ?? [])].map((name) => [name, apis.get(name)]),
         ),
         features,
       };
-      const result = module.start(context) as
+      const result = await module.start(context) as
         | { api?: unknown; stop?: () => void | Promise<void> }
         | undefined;
       started.push({ module, stop: result?.stop?.bind(result) });

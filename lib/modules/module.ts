@@ -4,6 +4,7 @@
 // factories that receive their dependencies: nothing is ambient, the context is passed in.
 import type { DatabaseSync } from "node:sqlite";
 import type { Accounts } from "../accounts/accounts.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import type { Router } from "../router/router.ts";
 
 /** One option of a module's configuration section. */
@@ -42,6 +43,10 @@ export interface ServerInfo {
   readonly mucDomain: string;
   /** Bare JIDs with administrative rights. */
   readonly admins: readonly string[];
+  /** The data directory, where modules keep files beside the database (absent in unit tests). */
+  readonly dataDir?: string;
+  /** The server's certificate and key, PEM (for listeners of their own, e.g. HTTPS). */
+  readonly certificate?: { readonly certPem: string; readonly keyPem: string };
 }
 
 /** What a module's `start` receives: everything it may use, and nothing else. */
@@ -55,6 +60,8 @@ export interface ModuleContext<C = Record<never, never>, D = Record<never, never
   readonly server: ServerInfo;
   readonly accounts: Accounts;
   readonly log: (line: string) => void;
+  /** The server's metrics (OpenMetrics at `/metrics`): register counters and gauges here. */
+  readonly metrics: Metrics;
   /**
    * What the modules named in `dependsOn` returned from their `start` (always there), and those
    * in `uses` (undefined when that module is disabled).
@@ -113,8 +120,11 @@ export interface ServerModule<
    * `module_schema` under its name. Never edit a step that has shipped: append one.
    */
   readonly migrations?: readonly string[];
-  /** Registers its handlers; returns its API for other modules, or nothing. */
-  start(context: ModuleContext<C, D>): StartResult<A>;
+  /**
+   * Registers its handlers; returns its API for other modules, or nothing. It may be async (a
+   * listener to bind): the next module starts once it has resolved.
+   */
+  start(context: ModuleContext<C, D>): StartResult<A> | Promise<StartResult<A>>;
 }
 
 /** What `start` returns: nothing, or the module's API with an optional `stop`. */

@@ -61,8 +61,30 @@ export const UNLIMITED: TransportLimits = {
   inputRate: { perSecond: Number.MAX_SAFE_INTEGER, burst: Number.MAX_SAFE_INTEGER },
 };
 
-/** One client connection, plain or encrypted. */
-export class Transport {
+/**
+ * What a c2s stream needs from its connection. {@linkcode Transport} is the TCP one (STARTTLS or
+ * direct TLS); a WebSocket connection (RFC 7395) is another, which frames what the stream writes.
+ */
+export interface ClientTransport {
+  readonly remoteAddress: string;
+  /** True once the connection is confidential (TLS, or a transport trusted as such). */
+  readonly encrypted: boolean;
+  /** Whether STARTTLS can be offered while not encrypted (not over WebSocket). */
+  readonly canStartTls: boolean;
+  readonly isClosed: boolean;
+  /** Bytes written but not yet taken by the peer. */
+  readonly queuedBytes: number;
+  setInputRate(rate: Rate): void;
+  start(handlers: TransportHandlers): void;
+  /** Queues text for the peer: a stream header, one or more whole elements, or the stream end. */
+  write(text: string): void;
+  startTls(last: string, secureContext: SecureContext): Promise<void>;
+  close(): void;
+  destroy(): void;
+}
+
+/** One client connection over TCP, plain or encrypted. */
+export class Transport implements ClientTransport {
   readonly remoteAddress: string;
   #plain: Socket;
   #socket: Socket | TLSSocket;
@@ -121,6 +143,10 @@ export class Transport {
   /** True once the TLS handshake has completed (after STARTTLS, or at once with direct TLS). */
   get encrypted(): boolean {
     return this.#encrypted;
+  }
+
+  get canStartTls(): boolean {
+    return true;
   }
 
   /** True once the connection is gone. */

@@ -46,6 +46,13 @@ export interface RouterEvents {
    * stored; otherwise the router answers `service-unavailable` (or drops a headline).
    */
   "message-undelivered": { stanza: Element; to: Jid };
+  /**
+   * A session whose connection is gone waits to be resumed (XEP-0198 §5) and holds these
+   * stanzas for it: all it had not had acknowledged when it began to hibernate, then each one
+   * queued while it waits. Strings are stanzas already serialized. Notify only (e.g. push,
+   * XEP-0357, wakes the device).
+   */
+  "held-for-resumption": { session: BoundSession; stanzas: readonly (Element | string)[] };
 }
 
 /** A handler; true means "consumed, stop here" where the event allows it. */

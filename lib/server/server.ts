@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { Accounts } from "../accounts/accounts.ts";
 import { adminCommands, type ServerStatus, statusLine } from "../admin/admin_commands.ts";
 import { ADMIN_SOCKET_NAME, AdminSocket } from "../admin/admin_socket.ts";
-import { type C2sOptions, C2sStream } from "../c2s/stream.ts";
+import { c2sCounters, type C2sOptions, C2sStream } from "../c2s/stream.ts";
+import { Metrics } from "../metrics/metrics.ts";
 import { EndedResumptions } from "../c2s/stream_management.ts";
 import { BatchedLog } from "./log.ts";
 import { type Config, moduleSection } from "../config/config.ts";
 import { BUILTIN_MODULES } from "../modules/builtin.ts";
+import { HTTP_MODULE, type HttpApi } from "../http/mod.ts";
 import { type RunningModules, startModules } from "../modules/loader.ts";
 import { ensureCertificate } from "../net/certificate.ts";
 import { Listener } from "../net/listener.ts";
@@ -36,6 +38,8 @@ export class Server {
   readonly config: Config;
   readonly accounts: Accounts;
   readonly router: Router;
+  /** Everything `/metrics` reports; modules add theirs at start. */
+  readonly metrics: Metrics;
   #db: DatabaseSync;
   #listener: Listener;
   #streams = new Set<C2sStream>();
@@ -55,8 +59,10 @@ export class Server {
       db: DatabaseSync;
       listener: Listener;
       modules: RunningModules;
+      metrics: Metrics;
     },
   ) {
+    this.metrics = parts.metrics;
     this.config = parts.config;
     this.accounts = parts.accounts;
     this.router = parts.router;
@@ -94,12 +100,20 @@ export class Server {
         accountExists: (local) => accounts.exists(local),
         log,
       });
+      const metrics = new Metrics();
       modules = await startModules(BUILTIN_MODULES, {
         router,
         db,
         accounts,
-        server: { domain: config.domain, mucDomain: config.mucDomain, admins: config.admins },
+        server: {
+          domain: config.domain,
+          mucDomain: config.mucDomain,
+          admins: config.admins,
+          dataDir: config.dataDir,
+          certificate: { certPem: certificate.certPem, keyPem: certificate.keyPem },
+        },
         log,
+        metrics,
         section: (name) => moduleSection(config, name),
       });
       const registration = modules.api(REGISTRATION_MODULE);
@@ -129,6 +143,7 @@ export class Server {
           burst: config.limits.authFailuresPerIpBurst,
         }),
         underPressure: () => listener.connections * 2 >= config.limits.maxConnections,
+        counters: c2sCounters(metrics),
       };
       const listener = await Listener.listen({
         hostname: config.bind,
@@ -150,7 +165,8 @@ export class Server {
           streams.add(new C2sStream(transport, c2sOptions));
         },
       });
-      const server = new Server({ config, accounts, router, db, listener, modules });
+      const server = new Server({ config, accounts, router, db, listener, modules, metrics });
+      server.#registerGauges();
       server.#streams = streams;
       server.#batchedLog = batched;
       server.#log = log;
@@ -183,6 +199,11 @@ export class Server {
     return this.#listener.directTlsPort;
   }
 
+  /** The HTTP(S) server's bound ports and public URLs, or null when the http module is off. */
+  get http(): HttpApi | null {
+    return this.#modules.api(HTTP_MODULE) ?? null;
+  }
+
   /** Live client streams. */
   get streamCount(): number {
     return this.#streams.size;
@@ -210,6 +231,49 @@ export class Server {
       heapUsedBytes: memory.heapUsed,
       uptimeSeconds: Math.floor((Date.now() - this.#startedAt) / 1000),
     };
+  }
+
+  /** The server-wide gauges: connections, sessions, memory, send queues, uptime. */
+  #registerGauges(): void {
+    const metrics = this.metrics;
+    metrics.gauge({
+      name: "verona_c2s_connections",
+      help: "Open client connections (TCP, direct TLS)",
+      read: () => this.connectionCount,
+    });
+    metrics.gauge({
+      name: "verona_sessions",
+      help: "Bound client sessions (resources), hibernating ones included",
+      read: () => this.router.sessionCount,
+    });
+    metrics.gauge({
+      name: "verona_c2s_send_queue_bytes",
+      help: "Bytes waiting for clients that have not read them yet, all streams together",
+      unit: "bytes",
+      read: () => {
+        let bytes = 0;
+        for (const stream of this.#streams) bytes += stream.queuedBytes;
+        return bytes;
+      },
+    });
+    metrics.gauge({
+      name: "verona_process_resident_memory_bytes",
+      help: "Resident set size of the server process",
+      unit: "bytes",
+      read: () => Deno.memoryUsage().rss,
+    });
+    metrics.gauge({
+      name: "verona_process_heap_used_bytes",
+      help: "JavaScript heap in use",
+      unit: "bytes",
+      read: () => Deno.memoryUsage().heapUsed,
+    });
+    metrics.gauge({
+      name: "verona_uptime_seconds",
+      help: "Seconds since the server started",
+      unit: "seconds",
+      read: () => Math.floor((Date.now() - this.#startedAt) / 1000),
+    });
   }
 
   /** {@linkcode status} as one log line. */

@@ -34,7 +34,7 @@ export interface BenchServer {
 }
 
 /**
- * Starts `verona start --port 0 --direct-tls-port 0 --bind 127.0.0.1 ...` and waits for its
+ * Starts `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 --bind 127.0.0.1 ...` and waits for its
  * listening line.
  */
 export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
@@ -46,6 +46,10 @@ export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
     "--port",
     "0",
     "--direct-tls-port",
+    "0",
+    "--http-port",
+    "0",
+    "--https-port",
     "0",
     "--bind",
     "127.0.0.1",

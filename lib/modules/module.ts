@@ -5,6 +5,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { Accounts } from "../accounts/accounts.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { ClientTransport } from "../net/transport.ts";
 import type { Router } from "../router/router.ts";
 
 /** One option of a module's configuration section. */
@@ -47,6 +48,12 @@ export interface ServerInfo {
   readonly dataDir?: string;
   /** The server's certificate and key, PEM (for listeners of their own, e.g. HTTPS). */
   readonly certificate?: { readonly certPem: string; readonly keyPem: string };
+  /**
+   * Hands a client connection of another transport (e.g. WebSocket, RFC 7395) to the server,
+   * which runs a c2s stream over it with the same authentication, limits and routing as TCP
+   * clients. Callable once every module has started (absent in unit tests).
+   */
+  readonly acceptClient?: (transport: ClientTransport) => void;
 }
 
 /** What a module's `start` receives: everything it may use, and nothing else. */

@@ -101,6 +101,8 @@ export class Server {
         log,
       });
       const metrics = new Metrics();
+      const streams = new Set<C2sStream>();
+      let c2sOptions: C2sOptions | undefined;
       modules = await startModules(BUILTIN_MODULES, {
         router,
         db,
@@ -111,6 +113,10 @@ export class Server {
           admins: config.admins,
           dataDir: config.dataDir,
           certificate: { certPem: certificate.certPem, keyPem: certificate.keyPem },
+          acceptClient: (transport) => {
+            if (c2sOptions === undefined) return transport.destroy(); // still starting
+            streams.add(new C2sStream(transport, c2sOptions));
+          },
         },
         log,
         metrics,
@@ -118,9 +124,8 @@ export class Server {
       });
       const registration = modules.api(REGISTRATION_MODULE);
 
-      const streams = new Set<C2sStream>();
       // One options object for every stream (not one per connection, with its closures).
-      const c2sOptions: C2sOptions = {
+      c2sOptions = {
         domain: config.domain,
         router,
         secureContext,

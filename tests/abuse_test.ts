@@ -147,11 +147,13 @@ Deno.test("a flooding client is read at its rate limit; another client's pings s
   );
 });
 
-Deno.test("an occupant that stops reading is cut off at the send-queue bound; the room goes on", async () => {
-  const maxQueue = 256 * 1024;
+/**
+ * A room with a speaker, a listener and an occupant that stops reading: the speaker talks until
+ * the stuck occupant is cut off by one of the bounds in `limits`, whose log line must match.
+ */
+async function stuckOccupant(limits: string, maxQueue: number, cutOff: RegExp): Promise<void> {
   // The speaker is not rate limited here: the point is the stuck reader.
-  const limits = `max_send_queue_bytes = ${maxQueue}\nc2s_rate_bytes = 100000000\n` +
-    `c2s_burst_bytes = 100000000\n`;
+  limits += `c2s_rate_bytes = 100000000\nc2s_burst_bytes = 100000000\n`;
   await withServer(`[limits]\n${limits}`, async (server) => {
     const room = "busy@conference.localhost";
     const speaker = await login(server.port, "victim@localhost", "victim-pass");
@@ -216,10 +218,7 @@ Deno.test("an occupant that stops reading is cut off at the send-queue bound; th
         `${rssAfter} KiB`,
     );
     assert.ok(stuckGone, "the stuck occupant was removed from the room");
-    assert.match(
-      server.stderr(),
-      /policy-violation: \d+ bytes wait for a client that does not read/,
-    );
+    assert.match(server.stderr(), cutOff);
     assert.ok(rssAfter - rssBefore < 64 * 1024, "the stuck occupant cost bounded memory");
     // The room keeps going for the others.
     speaker.send(
@@ -230,6 +229,25 @@ Deno.test("an occupant that stops reading is cut off at the send-queue bound; th
     await speaker.disconnect();
     await listener.disconnect();
   });
+}
+
+Deno.test("an occupant that stops reading is cut off at the send-queue bound; the room goes on", async () => {
+  const maxQueue = 256 * 1024;
+  await stuckOccupant(
+    `max_send_queue_bytes = ${maxQueue}\n`,
+    maxQueue,
+    /policy-violation: \d+ bytes wait for a client that does not read/,
+  );
+});
+
+Deno.test("slow readers are cut off at the server-wide send-queue bound; the room goes on", async () => {
+  // The connection's own bound is far away: the sum of every queue is what cuts it off.
+  const total = 256 * 1024;
+  await stuckOccupant(
+    `max_send_queue_bytes = ${64 * 1024 * 1024}\nmax_total_send_queue_bytes = ${total}\n`,
+    total,
+    /send queues: \d+ bytes wait for clients, over max_total_send_queue_bytes \(262144\); closed the 1 connection\(s\) with the most/,
+  );
 });
 
 Deno.test("unfinished huge stream headers before authentication are cut off at once and cost little memory", async () => {

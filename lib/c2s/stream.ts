@@ -210,6 +210,14 @@ export class C2sStream implements BoundSession {
     return this.#transport.queuedBytes;
   }
 
+  /**
+   * The server holds too much for clients that do not read: this connection goes as if its own
+   * queue had overflowed (a resumable session only loses its connection).
+   */
+  shed(queued: number): void {
+    this.#session.#overflow(this, queued);
+  }
+
   /** Serializes and queues a stanza for the client. */
   send(stanza: Element): void {
     this.#deliver(stanza);

@@ -56,6 +56,11 @@ export interface Limits {
   negotiationTimeoutMs: number;
   /** Bytes that may wait for a client that does not read before its stream is closed. */
   maxSendQueueBytes: number;
+  /**
+   * Bytes that may wait for clients, all connections together; past it the connections with the
+   * most waiting are closed first (looked at four times a second).
+   */
+  maxTotalSendQueueBytes: number;
   /** Bytes per second a client may send before it authenticates (then it is read slower). */
   preauthRateBytes: number;
   /** Bytes a client may send at once before it authenticates, above the rate. */
@@ -269,6 +274,7 @@ const LIMIT_KEYS: Record<string, { field: keyof Limits; min: number; max: number
   auth_failure_delay_ms: { field: "authFailureDelayMs", min: 0, max: 60_000 },
   negotiation_timeout_ms: { field: "negotiationTimeoutMs", min: 100, max: 3_600_000 },
   max_send_queue_bytes: { field: "maxSendQueueBytes", min: 65_536, max: 2 ** 40 },
+  max_total_send_queue_bytes: { field: "maxTotalSendQueueBytes", min: 65_536, max: 2 ** 46 },
   preauth_rate_bytes: { field: "preauthRateBytes", min: 1024, max: 2 ** 40 },
   preauth_burst_bytes: { field: "preauthBurstBytes", min: 4096, max: 2 ** 40 },
   c2s_rate_bytes: { field: "c2sRateBytes", min: 1024, max: 2 ** 40 },
@@ -300,6 +306,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   authFailureDelayMs: 500,
   negotiationTimeoutMs: 60_000,
   maxSendQueueBytes: 2 * 1024 * 1024,
+  maxTotalSendQueueBytes: 256 * 1024 * 1024,
   preauthRateBytes: 10 * 1024,
   preauthBurstBytes: 64 * 1024,
   c2sRateBytes: 64 * 1024,

@@ -31,6 +31,9 @@ export interface StartOptions {
 }
 
 /** A running server. */
+/** How often the sum of every connection's send queue is checked against its bound. */
+const SEND_BUDGET_CHECK_MS = 250;
+
 /** Longest wait at shutdown for connections to close by themselves (their linger time is 2 s). */
 const STOP_WAIT_MS = 3000;
 
@@ -50,6 +53,7 @@ export class Server {
   #stopped: Promise<void> | null = null;
   #admin: AdminSocket | null = null;
   #startedAt = Date.now();
+  #sendBudgetTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     parts: {
@@ -172,6 +176,10 @@ export class Server {
       });
       const server = new Server({ config, accounts, router, db, listener, modules, metrics });
       server.#registerGauges();
+      server.#sendBudgetTimer = setInterval(
+        () => server.#enforceSendBudget(),
+        SEND_BUDGET_CHECK_MS,
+      );
       server.#streams = streams;
       server.#batchedLog = batched;
       server.#log = log;
@@ -238,6 +246,34 @@ export class Server {
     };
   }
 
+  /**
+   * Each connection's send queue is bounded (`max_send_queue_bytes`), but a crowd of slow
+   * readers could still hold gigabytes together (everyone joining a big room at once): past
+   * `max_total_send_queue_bytes`, the connections with the most waiting go first, until the
+   * total is under 90 % of it. One pass over the streams, four times a second.
+   */
+  #enforceSendBudget(): void {
+    const limit = this.config.limits.maxTotalSendQueueBytes;
+    let total = 0;
+    for (const stream of this.#streams) total += stream.queuedBytes;
+    if (total <= limit) return;
+    const before = total;
+    const waiting = [...this.#streams].map((stream) => ({ stream, queued: stream.queuedBytes }))
+      .filter(({ queued }) => queued > 0)
+      .sort((a, b) => b.queued - a.queued);
+    let shed = 0;
+    for (const { stream, queued } of waiting) {
+      if (total <= limit * 0.9) break;
+      stream.shed(queued);
+      total -= queued;
+      shed++;
+    }
+    this.#log(
+      `send queues: ${before} bytes wait for clients, over max_total_send_queue_bytes ` +
+        `(${limit}); closed the ${shed} connection(s) with the most`,
+    );
+  }
+
   /** The server-wide gauges: connections, sessions, memory, send queues, uptime. */
   #registerGauges(): void {
     const metrics = this.metrics;
@@ -294,6 +330,7 @@ export class Server {
   /** Closes every stream with `<system-shutdown/>`, stops listening and closes the database. */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
+      clearInterval(this.#sendBudgetTimer);
       const closing = this.#listener.close();
       const admin = this.#admin?.close();
       this.router.stop();

@@ -6,6 +6,7 @@
 import { ReplayClient } from "../../lib/replay/client.ts";
 import { NS } from "../../lib/stanza/ns.ts";
 import { el, type Element } from "../../lib/xml/element.ts";
+import { preflightAllowsPut, probeUpload, type UploadProbe } from "./upload.ts";
 
 /** What every check can look at, fetched once. */
 export interface Probe {
@@ -24,6 +25,8 @@ export interface Probe {
    * byte with SNI and ALPN `xmpp-client`, and no STARTTLS offered inside).
    */
   directTls: boolean;
+  /** The slot and CORS preflight of the first upload service; undefined without one. */
+  upload: UploadProbe | undefined;
 }
 
 /** A disco#info answer, reduced to what checks ask. */
@@ -165,7 +168,10 @@ export const CHECKS: readonly Check[] = [
     xep: "XEP-0363",
     name: "HTTP File Upload",
     core: false,
-    passes: (p) => service(p, (info) => has(info, "urn:xmpp:http:upload:0")),
+    // A slot for a small file, and a CORS preflight of its PUT URL that lets a web page upload.
+    passes: (p) =>
+      service(p, (info) => has(info, "urn:xmpp:http:upload:0")) &&
+      p.upload?.putUrl != null && preflightAllowsPut(p.upload.preflight),
   },
   {
     xep: "XEP-0065",
@@ -255,6 +261,10 @@ export async function probe(options: ProbeOptions): Promise<Probe> {
       room = await info(roomJid);
       client.send(el("presence", { to: `${roomJid}/checker`, type: "unavailable" }));
     }
+    const uploadService = services.find(({ info }) => has(info, "urn:xmpp:http:upload:0"));
+    const upload = uploadService === undefined
+      ? undefined
+      : await probeUpload(iq, uploadService.jid, timeoutMs);
     const directTls = options.directTlsPort === undefined
       ? false
       : await directTlsLogin({ ...options, port: options.directTlsPort, timeoutMs });
@@ -267,6 +277,7 @@ export async function probe(options: ProbeOptions): Promise<Probe> {
       services,
       room,
       directTls,
+      upload,
     };
   } finally {
     await client.disconnect(timeoutMs).catch(() => client.close());

@@ -172,6 +172,8 @@ export class C2sStream implements BoundSession {
   /** The connection is gone and the session waits to be resumed (XEP-0198 §5, §7). */
   #hibernating = false;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Input arrived since the server's last idle sweep (see {@linkcode releaseIdle}). */
+  #inputSinceSweep = false;
 
   constructor(transport: ClientTransport, options: C2sOptions) {
     this.id = `c2s${(nextStreamNumber++).toString(36)}`;
@@ -199,7 +201,10 @@ export class C2sStream implements BoundSession {
     };
     this.#timer = setTimeout(expire, Math.min(negotiationTimeoutMs, pressureNegotiationTimeoutMs));
     transport.start({
-      data: (bytes) => this.#superseded || this.#parser.write(bytes),
+      data: (bytes) => {
+        this.#inputSinceSweep = true;
+        if (!this.#superseded) this.#parser.write(bytes);
+      },
       closed: () => this.#connectionClosed(),
       overflow: (queued) => this.#session.#overflow(this, queued),
     });
@@ -208,6 +213,16 @@ export class C2sStream implements BoundSession {
   /** Bytes this connection has written that the client has not taken yet. */
   get queuedBytes(): number {
     return this.#transport.queuedBytes;
+  }
+
+  /**
+   * Called by the server's periodic sweep: a connection that has sent nothing since the last
+   * sweep frees its XML parser (a new one is made when input comes), the largest part of what
+   * an idle session holds.
+   */
+  releaseIdle(): void {
+    if (this.#inputSinceSweep) this.#inputSinceSweep = false;
+    else this.#parser.release();
   }
 
   /**

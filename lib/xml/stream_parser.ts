@@ -81,7 +81,15 @@ export class StreamParser {
   #handlers: StreamParserHandlers;
   #limits: Required<StreamParserLimits>;
   #decoder = new TextDecoder("utf-8", { fatal: true });
-  #parser!: SaxesParser<{ xmlns: true }>;
+  /**
+   * Made on the first input of each stream, and dropped by {@linkcode release} while the stream
+   * idles between stanzas (a saxes parser is a few KiB, the largest part of an idle session).
+   */
+  #parser: SaxesParser<{ xmlns: true }> | null = null;
+  /** The stream header's qualified name and namespace declarations, to re-open it after release. */
+  #root: { name: string; ns: Record<string, string> } | null = null;
+  /** True while a new parser reads the re-opened header: its events are not the peer's. */
+  #priming = false;
   #scanner!: Scanner;
   #stack: Element[] = [];
   #depth = 0;
@@ -138,6 +146,43 @@ export class StreamParser {
     this.#closed = false;
     // An error still pending from the old stream is dropped with it (see the test).
     this.#failed = false;
+    this.#parser = null;
+    this.#root = null;
+  }
+
+  /**
+   * Frees the saxes parser while nothing partial is held and the stream is open (between
+   * stanzas); the next input makes a new one, primed with the stream header's namespaces.
+   * Returns whether it was freed.
+   */
+  release(): boolean {
+    if (this.#parser === null) return false;
+    if (this.#failed || this.#closed || this.#depth !== 1 || !this.#scanner.idle) return false;
+    if (this.#root === null || this.#pending.length > 0) return false;
+    this.#parser = null;
+    return true;
+  }
+
+  /** The saxes parser, made (and, inside a stream, primed with its header) when missing. */
+  #saxes(): SaxesParser<{ xmlns: true }> {
+    if (this.#parser !== null) return this.#parser;
+    const parser = this.#createSaxes();
+    this.#parser = parser;
+    if (this.#depth > 0 && this.#root !== null) {
+      const declarations = Object.entries(this.#root.ns).map(([prefix, uri]) =>
+        ` ${prefix === "" ? "xmlns" : `xmlns:${prefix}`}="${escapeAttribute(uri)}"`
+      ).join("");
+      this.#priming = true;
+      try {
+        parser.write(`<${this.#root.name}${declarations}>`);
+      } finally {
+        this.#priming = false;
+      }
+    }
+    return parser;
+  }
+
+  #createSaxes(): SaxesParser<{ xmlns: true }> {
     const parser = new SaxesParser({ xmlns: true });
     parser.on("opentag", (tag) => this.#open(tag as SaxesTagNS));
     parser.on("closetag", () => this.#close());
@@ -159,7 +204,7 @@ export class StreamParser {
       const restricted = /undefined entity/i.test(err.message);
       this.#fail(restricted ? "restricted-xml" : "not-well-formed", err.message);
     });
-    this.#parser = parser;
+    return parser;
   }
 
   /** Feeds raw bytes from the socket; limits count these bytes. */
@@ -195,7 +240,7 @@ export class StreamParser {
     if (text !== "") {
       this.#inSaxes = true;
       try {
-        this.#parser.write(text);
+        this.#saxes().write(text);
       } catch (err) {
         this.#inSaxes = false;
         if (err !== STOP) {
@@ -224,7 +269,7 @@ export class StreamParser {
   }
 
   #open(tag: SaxesTagNS): void {
-    if (this.#failed) return;
+    if (this.#failed || this.#priming) return;
     const attrs: Record<string, string> = {};
     for (const key in tag.attributes) {
       const attr = tag.attributes[key];
@@ -234,7 +279,8 @@ export class StreamParser {
     }
     if (this.#depth === 0) {
       this.#depth = 1;
-      const defaultNs = tag.ns[""] ?? this.#parser.resolve("") ?? "";
+      this.#root = { name: tag.name, ns: { ...tag.ns } };
+      const defaultNs = tag.ns[""] ?? this.#parser?.resolve("") ?? "";
       const streamAttrs = { ...attrs, xmlns: defaultNs };
       this.#pending.push(() => this.#handlers.streamOpen(tag.local, tag.uri, streamAttrs));
       return;
@@ -286,6 +332,10 @@ export class StreamParser {
     this.#pending.push(() => this.#handlers.error(condition, text));
     if (this.#inSaxes) throw STOP;
   }
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;");
 }
 
 /** The namespace in effect for the innermost element on the open-element stack. */

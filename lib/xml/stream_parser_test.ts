@@ -348,3 +348,43 @@ Deno.test("StreamParser refuses other encodings than UTF-8 with unsupported-enco
   assert.deepEqual(seen.errors, []);
   assert.equal(seen.opens.length, 1);
 });
+
+Deno.test("StreamParser.release() frees the parser between stanzas; the stream goes on the same", () => {
+  const text = (parser: StreamParser, xml: string) => parser.write(new TextEncoder().encode(xml));
+  const { parser, seen } = recorder();
+  assert.equal(parser.release(), false, "nothing to free before any input");
+  text(parser, HEADER + "<x:presence xmlns:x='jabber:client'/><message to='a@b'><bo");
+  assert.equal(parser.release(), false, "a stanza half read is kept");
+  text(parser, "dy>one</body></message>");
+  assert.ok(parser.release(), "freed between stanzas");
+  assert.equal(parser.release(), false, "already freed");
+  // The new parser knows the header's namespaces: the default one and the stream prefix.
+  text(parser, "<message to='c@d'><body>two</body></message><stream:error/>");
+  assert.ok(parser.release());
+  text(parser, "</stream:stream>");
+  assert.deepEqual(seen.errors, []);
+  assert.equal(seen.opens.length, 1, "the re-opened header is not reported again");
+  assert.deepEqual(seen.stanzas.map((s) => [s.name, s.attrs.xmlns]), [
+    ["presence", "jabber:client"],
+    ["message", "jabber:client"],
+    ["message", "jabber:client"],
+    ["error", "http://etherx.jabber.org/streams"],
+  ]);
+  assert.equal(seen.stanzas[2].getChildText("body"), "two");
+  assert.ok(seen.closed);
+});
+
+Deno.test("StreamParser after release() still refuses a second header and a wrong end tag", () => {
+  const text = (parser: StreamParser, xml: string) => parser.write(new TextEncoder().encode(xml));
+  const second = recorder();
+  text(second.parser, HEADER);
+  assert.ok(second.parser.release());
+  text(second.parser, HEADER.replace("<?xml version='1.0'?>", ""));
+  assert.equal(second.seen.errors[0]?.condition, "bad-format");
+  const wrong = recorder();
+  text(wrong.parser, HEADER + "<presence/>");
+  assert.ok(wrong.parser.release());
+  text(wrong.parser, "</stream>");
+  assert.equal(wrong.seen.errors[0]?.condition, "not-well-formed");
+  assert.equal(wrong.seen.closed, false);
+});

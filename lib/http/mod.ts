@@ -85,15 +85,22 @@ export const HTTP_MODULE: NamedModule<"http", HttpConfig, HttpApi> = {
       requestRate: { perSecond: config.requestsPerSecond, burst: config.requestBurst },
       log,
     });
+    // Without any listener here, only an external URL (a proxy elsewhere) can reach the routes.
     const base = config.externalUrl ||
       (http.securePort !== null
         ? `https://${server.domain}:${http.securePort}`
-        : `http://${server.domain}:${http.port}`);
+        : http.port !== null
+        ? `http://${server.domain}:${http.port}`
+        : `https://${server.domain}`);
     const ports = [
       http.port === null ? "" : `http ${config.bind}:${http.port}`,
       http.securePort === null ? "" : `https ${config.bind}:${http.securePort}`,
     ].filter(Boolean);
-    log(`http: ${ports.join(", ") || "no listener"} (public URL ${base})`);
+    log(
+      ports.length > 0
+        ? `http: ${ports.join(", ")} (public URL ${base})`
+        : `http: no listener (port and https_port are off)`,
+    );
     return {
       api: {
         route: (prefix, handler) => http.route(prefix, handler),

@@ -87,6 +87,15 @@ const MODULE_DEFAULTS = {
     idleTimeoutMs: 300000,
     maxTransferBytes: 0,
   },
+  push: {
+    enabled: true,
+    includeBody: false,
+    includeSender: true,
+    maxRegistrations: 10,
+    maxFormBytes: 4096,
+    throttleSeconds: 30,
+    replyTimeoutSeconds: 30,
+  },
 };
 
 function expected(changes: Partial<Config> = {}): Config {

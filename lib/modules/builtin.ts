@@ -22,6 +22,7 @@ import { PEP_MODULE } from "../pep/mod.ts";
 import { PING_MODULE } from "../ping/mod.ts";
 import { PRIVATE_STORAGE_MODULE } from "../private_storage/mod.ts";
 import { PROXY65_MODULE } from "../proxy65/mod.ts";
+import { PUSH_MODULE } from "../push/mod.ts";
 import { REGISTRATION_MODULE } from "../register/mod.ts";
 import { VCARD_MODULE } from "../vcard/mod.ts";
 import { VERSION_MODULE } from "../version/mod.ts";
@@ -51,4 +52,5 @@ export const BUILTIN_MODULES = [
   REGISTRATION_MODULE,
   MUC_MODULE,
   PROXY65_MODULE,
+  PUSH_MODULE,
 ] as const;

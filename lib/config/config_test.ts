@@ -87,6 +87,18 @@ const MODULE_DEFAULTS = {
     idleTimeoutMs: 300000,
     maxTransferBytes: 0,
   },
+  http_upload: {
+    enabled: true,
+    domain: "",
+    name: "HTTP File Upload",
+    maxFileSize: 104857600,
+    quotaBytes: 1073741824,
+    dailyQuotaBytes: 0,
+    expiresAfter: 604_800_000,
+    allowedTypes: [],
+    slotTimeout: 300,
+    slotsPerMinute: 30,
+  },
   push: {
     enabled: true,
     includeBody: false,

@@ -8,6 +8,7 @@ import { DISCO_MODULE } from "../disco/mod.ts";
 import { ENTITY_TIME_MODULE } from "../entity_time/mod.ts";
 import { EXTERNAL_SERVICES_MODULE } from "../external_services/mod.ts";
 import { HTTP_MODULE } from "../http/mod.ts";
+import { HTTP_UPLOAD_MODULE } from "../http_upload/mod.ts";
 import {
   BLOCKING_MODULE,
   CARBONS_MODULE,
@@ -52,5 +53,6 @@ export const BUILTIN_MODULES = [
   REGISTRATION_MODULE,
   MUC_MODULE,
   PROXY65_MODULE,
+  HTTP_UPLOAD_MODULE,
   PUSH_MODULE,
 ] as const;

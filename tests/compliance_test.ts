@@ -40,6 +40,7 @@ Deno.test("compliance: every core check passes with the default configuration", 
       "XEP-0191 Blocking Command",
       "XEP-0045 Multi-User Chat",
       "XEP-0368 XMPP over direct TLS",
+      "XEP-0357 Push Notifications",
     ]
   ) {
     assert.equal(found.get(name), true, name);
@@ -48,7 +49,7 @@ Deno.test("compliance: every core check passes with the default configuration", 
 
 Deno.test("compliance: the checks see modules turned off", async () => {
   const found = await results((config) => {
-    for (const name of ["mam", "pep", "carbons"] as const) config[name].enabled = false;
+    for (const name of ["mam", "pep", "carbons", "push"] as const) config[name].enabled = false;
     config.directTlsPort = null; // the direct-TLS check then tries the STARTTLS port
   });
   for (
@@ -59,6 +60,7 @@ Deno.test("compliance: the checks see modules turned off", async () => {
       "XEP-0398 User Avatar to vCard-Based Avatars Conversion",
       "XEP-0280 Message Carbons",
       "XEP-0368 XMPP over direct TLS",
+      "XEP-0357 Push Notifications",
     ]
   ) {
     assert.equal(found.get(name), false, name);

@@ -289,7 +289,7 @@ export function pushModule(router: Router, options: PushOptions): PushApi {
     const id = stanza.attrs.id;
     const entry = id === undefined ? undefined : outstanding.get(id);
     if (entry === undefined || entry.registration.owner !== to.local) return;
-    // Only the app server may answer for itself (another entity could guess nothing, but check).
+    // The ids are unpredictable; still, only an answer from the app server itself counts.
     if (tryParseJid(stanza.attrs.from)?.full !== entry.registration.jid) return;
     settle(id!);
     if (type === "result") {

@@ -87,6 +87,11 @@ const MODULE_DEFAULTS = {
     idleTimeoutMs: 300000,
     maxTransferBytes: 0,
   },
+  metrics: {
+    enabled: true,
+    allowIps: ["127.0.0.1", "::1"],
+    statusPage: true,
+  },
   http_upload: {
     enabled: true,
     domain: "",

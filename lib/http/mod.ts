@@ -72,7 +72,7 @@ export const HTTP_MODULE: NamedModule<"http", HttpConfig, HttpApi> = {
     requestsPerSecond: { default: 50, read: (key, value) => integer(key, value, 1, 1_000_000) },
     requestBurst: { default: 200, read: (key, value) => integer(key, value, 1, 1_000_000) },
   },
-  async start({ config, server, log }) {
+  async start({ config, server, log, metrics }) {
     const listeners: HttpListenerOptions[] = [];
     if (config.port !== null) listeners.push({ port: config.port });
     if (config.httpsPort !== null) {
@@ -84,6 +84,9 @@ export const HTTP_MODULE: NamedModule<"http", HttpConfig, HttpApi> = {
       listeners,
       requestRate: { perSecond: config.requestsPerSecond, burst: config.requestBurst },
       log,
+      requests: metrics.counter("verona_http_requests", "HTTP requests answered, by status code", [
+        "status",
+      ]),
     });
     // Without any listener here, only an external URL (a proxy elsewhere) can reach the routes.
     const base = config.externalUrl ||

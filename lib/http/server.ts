@@ -2,6 +2,7 @@
 // server's certificate. Modules add handlers under path prefixes (upload, WebSocket, host-meta,
 // metrics); the longest matching prefix answers. Every request is counted against a per-address
 // rate, so one client cannot keep the others (or the XMPP side) from being served.
+import type { Counter } from "../metrics/metrics.ts";
 import { KeyedBuckets, type Rate } from "../net/token_bucket.ts";
 
 /** What a handler learns about the request besides the Request itself. */
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   /** Requests one address may make, per second and in a burst; past it, 429. */
   requestRate: Rate;
   log(line: string): void;
+  /** Counts the answers by status code (label `status`), when given. */
+  requests?: Counter;
 }
 
 /** The HTTP(S) listeners and their routes. */
@@ -40,10 +43,13 @@ export class HttpServer {
   #ports: { port: number; secure: boolean }[] = [];
   #rate: KeyedBuckets;
   #log: (line: string) => void;
+  #requests: Counter | undefined;
+  #statusLabels = new Map<number, readonly string[]>();
 
   private constructor(options: HttpServerOptions) {
     this.#rate = new KeyedBuckets(options.requestRate);
     this.#log = options.log;
+    this.#requests = options.requests;
   }
 
   /** Starts every listener; resolves once all are bound. */
@@ -62,7 +68,8 @@ export class HttpServer {
             server.#log(`http: ${error instanceof Error ? error.stack : error}`);
             return new Response("Internal Server Error", { status: 500 });
           },
-          handler: (request, info) => server.#handle(request, info.remoteAddr.hostname, secure),
+          handler: (request, info) =>
+            server.#count(server.#handle(request, info.remoteAddr.hostname, secure)),
         });
         server.#servers.push(served);
         server.#ports.push({ port: await promise, secure });
@@ -91,6 +98,18 @@ export class HttpServer {
   route(prefix: string, handler: HttpHandler): void {
     this.#routes.push({ prefix, handler });
     this.#routes.sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  async #count(answer: Promise<Response>): Promise<Response> {
+    const response = await answer;
+    if (this.#requests !== undefined) {
+      let labels = this.#statusLabels.get(response.status);
+      if (labels === undefined) {
+        this.#statusLabels.set(response.status, labels = [String(response.status)]);
+      }
+      this.#requests.inc(labels);
+    }
+    return response;
   }
 
   async #handle(request: Request, remoteAddress: string, secure: boolean): Promise<Response> {

@@ -18,6 +18,7 @@ import {
 } from "../im/mod.ts";
 import { LAST_ACTIVITY_MODULE } from "../last_activity/mod.ts";
 import { MAM_MODULE } from "../mam/mod.ts";
+import { METRICS_MODULE } from "../metrics/mod.ts";
 import { MUC_MODULE } from "../muc/mod.ts";
 import { PEP_MODULE } from "../pep/mod.ts";
 import { PING_MODULE } from "../ping/mod.ts";
@@ -53,6 +54,7 @@ export const BUILTIN_MODULES = [
   REGISTRATION_MODULE,
   MUC_MODULE,
   PROXY65_MODULE,
+  METRICS_MODULE,
   HTTP_UPLOAD_MODULE,
   PUSH_MODULE,
 ] as const;

@@ -153,7 +153,7 @@ export const MUC_MODULE: NamedModule<"muc", MucConfig> = {
     );
     `,
   ],
-  start({ router, db, server, config, log }) {
+  start({ router, db, server, config, log, metrics }) {
     const archive = new SqliteArchiveStore(db, {
       table: "muc_archive",
       prefsTable: null,
@@ -171,7 +171,7 @@ export const MUC_MODULE: NamedModule<"muc", MucConfig> = {
       store: new SqliteRoomVcardStore(db),
       maxBytes: config.vcardMaxBytes,
     });
-    const muc: Component = createMucService({
+    const service = createMucService({
       domain: server.mucDomain,
       store: new SqliteRoomStore(db),
       deliver: (stanza) => router.route(stanza),
@@ -181,7 +181,18 @@ export const MUC_MODULE: NamedModule<"muc", MucConfig> = {
       secret: serviceSecret(db, server.mucDomain),
       features: [...MUC_FEATURES, archiving, vcards],
     });
+    const muc: Component = service;
     router.addComponent(muc);
+    metrics.gauge({
+      name: "verona_muc_rooms",
+      help: "Chat rooms, persistent ones included",
+      read: () => service.roomCount(),
+    });
+    metrics.gauge({
+      name: "verona_muc_occupants",
+      help: "Occupants (nicknames) of all chat rooms",
+      read: () => service.occupantCount(),
+    });
     return {
       stop: async () => {
         stopPruning();

@@ -119,6 +119,13 @@ export class MucService implements Component {
     return this.#rooms.size;
   }
 
+  /** Number of occupants (nicknames) of all rooms together; a walk over the rooms. */
+  occupantCount(): number {
+    let count = 0;
+    for (const room of this.#rooms.values()) count += room.occupantCount;
+    return count;
+  }
+
   /** A room by bare JID. */
   room(jid: string): Room | undefined {
     return this.#rooms.get(jid);

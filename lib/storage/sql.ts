@@ -3,6 +3,18 @@ import type { DatabaseSync, SQLOutputValue } from "node:sqlite";
 
 type Row = Record<string, SQLOutputValue>;
 
+// Who hears how long each COMMIT of `transaction` took (the metrics module's timing).
+const commitObservers = new WeakMap<DatabaseSync, (seconds: number) => void>();
+
+/** Reports the duration of every COMMIT on `db` to `observer` (undefined: no longer). */
+export function observeCommits(
+  db: DatabaseSync,
+  observer: ((seconds: number) => void) | undefined,
+): void {
+  if (observer === undefined) commitObservers.delete(db);
+  else commitObservers.set(db, observer);
+}
+
 /**
  * Runs `fn` inside a transaction, committing on return and rolling back on throw. Nested calls join
  * the outer transaction. IMMEDIATE takes the write lock up front, so a concurrent writer waits on
@@ -13,7 +25,10 @@ export function transaction<T>(db: DatabaseSync, fn: () => T): T {
   db.exec("BEGIN IMMEDIATE");
   try {
     const result = fn();
+    const observe = commitObservers.get(db);
+    const start = observe === undefined ? 0 : performance.now();
     db.exec("COMMIT");
+    observe?.((performance.now() - start) / 1000);
     return result;
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");

@@ -102,8 +102,9 @@ export const METRICS_MODULE: NamedModule<"metrics", MetricsConfig, void, { http:
     );
     observeCommits(db, (seconds) => commits.observe(seconds));
     const auth = new AdminAuth({ accounts, domain: server.domain, admins: server.admins });
+    // Where to send someone who came over plain HTTP (when the public URL is an HTTPS one).
     const httpsUrl = (path: string) =>
-      http.securePort === null ? undefined : http.url(path).replace(/^http:/, "https:");
+      http.url(path).startsWith("https:") ? http.url(path) : undefined;
     http.route(
       "/metrics",
       metricsHandler({

@@ -41,6 +41,7 @@ Deno.test("compliance: every core check passes with the default configuration", 
       "XEP-0045 Multi-User Chat",
       "XEP-0368 XMPP over direct TLS",
       "XEP-0357 Push Notifications",
+      "XEP-0363 HTTP File Upload",
     ]
   ) {
     assert.equal(found.get(name), true, name);

@@ -15,7 +15,7 @@ export interface HttpUploadConfig {
   maxFileSize: number;
   /** Bytes one user may hold at once (files not expired, slots not used yet); 0: no limit. */
   quotaBytes: number;
-  /** Bytes one user may ask to upload in 24 hours; 0: no limit. */
+  /** Bytes one user may upload in 24 hours (files still kept, slots pending); 0: no limit. */
   dailyQuotaBytes: number;
   /** How long files are served, ms; 0 keeps them. In the file: "1w", "30d", "never"... */
   expiresAfter: number;

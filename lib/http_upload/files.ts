@@ -66,25 +66,13 @@ export class FileStore {
     let result: ReceiveResult = "stored";
     try {
       if (body !== null) {
-        // One buffer, read into again and again (a BYOB reader): the body costs its size in
-        // garbage otherwise, which V8 may let pile up well past what is in flight.
-        const reader = body.getReader({ mode: "byob" });
-        let buffer = new Uint8Array(CHUNK_BYTES);
-        try {
-          for (;;) {
-            const { value, done } = await reader.read(buffer);
-            if (done || value === undefined) break;
-            received += value.length;
-            if (received > size) {
-              result = "too-long";
-              await reader.cancel();
-              break;
-            }
-            for (let at = 0; at < value.length;) at += await file.write(value.subarray(at));
-            buffer = new Uint8Array(value.buffer);
+        for await (const chunk of chunks(body)) {
+          received += chunk.length;
+          if (received > size) {
+            result = "too-long";
+            break; // leaving the loop cancels the body
           }
-        } finally {
-          reader.releaseLock();
+          for (let at = 0; at < chunk.length;) at += await file.write(chunk.subarray(at));
         }
       }
       if (result === "stored" && received < size) result = "too-short";
@@ -135,5 +123,36 @@ export class FileStore {
       found.push({ id, partial, modified: info.mtime?.getTime() ?? 0 });
     }
     return found;
+  }
+}
+
+/**
+ * The chunks of a body. A byte stream (what Deno.serve gives) is read into one buffer, again
+ * and again (a BYOB reader): otherwise the body costs its whole size in garbage, which V8 may
+ * let pile up well past what is in flight. Each chunk is valid until the next is asked for.
+ */
+async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = body.getReader({ mode: "byob" });
+  } catch {
+    yield* body; // not a byte stream
+    return;
+  }
+  let buffer = new Uint8Array(CHUNK_BYTES);
+  let done = false;
+  try {
+    for (;;) {
+      const read = await reader.read(buffer);
+      if (read.done || read.value === undefined) {
+        done = true;
+        return;
+      }
+      yield read.value;
+      buffer = new Uint8Array(read.value.buffer);
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
 }

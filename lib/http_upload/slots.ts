@@ -167,7 +167,7 @@ export class SlotIssuer {
       }
     }
     if (config.dailyQuotaBytes > 0) {
-      const today = this.#store.bytesHeld(username, now, now - DAY_MS);
+      const today = this.#store.bytesSince(username, now - DAY_MS, now);
       if (today + request.size > config.dailyQuotaBytes) {
         throw tryLater(
           `Daily quota reached: ${today} of ${config.dailyQuotaBytes} bytes in 24 hours`,

@@ -98,15 +98,25 @@ export class UploadStore {
   /**
    * Bytes a user holds at `now`: uploaded files not yet expired, and slots that may still be
    * used (a slot reserves its size, so that many slots asked for at once cannot pass the quota).
-   * With `since`, only what was asked for after it (the daily quota).
    */
-  bytesHeld(username: string, now: number, since = 0): number {
+  bytesHeld(username: string, now: number): number {
     const row = this.#db.prepare(
       `SELECT COALESCE(SUM(size), 0) AS bytes FROM http_uploads WHERE username = ?
-        AND created_at >= ?
         AND (uploaded_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)
           OR uploaded_at IS NULL AND slot_expires_at > ?)`,
-    ).get(username, since, now, now) as { bytes: number };
+    ).get(username, now, now) as { bytes: number };
+    return row.bytes;
+  }
+
+  /**
+   * Bytes a user asked for since `since` (the daily quota): files uploaded (until the sweep
+   * removes them) and slots that may still be used.
+   */
+  bytesSince(username: string, since: number, now: number): number {
+    const row = this.#db.prepare(
+      `SELECT COALESCE(SUM(size), 0) AS bytes FROM http_uploads WHERE username = ?
+        AND created_at >= ? AND (uploaded_at IS NOT NULL OR slot_expires_at > ?)`,
+    ).get(username, since, now) as { bytes: number };
     return row.bytes;
   }
 

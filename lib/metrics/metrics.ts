@@ -142,6 +142,11 @@ export class Metrics {
     this.#onError = options.onError ?? (() => {});
   }
 
+  /** Where a gauge whose `read` throws is reported from now on (the metrics module logs it). */
+  reportErrorsTo(onError: (name: string, error: unknown) => void): void {
+    this.#onError = onError;
+  }
+
   #checkFree(name: string, kind: "counter" | "gauge" | "timing"): void {
     const taken = (kind !== "counter" && this.#counters.has(name)) ||
       (kind !== "gauge" && this.#gauges.has(name)) ||

@@ -96,6 +96,9 @@ export const METRICS_MODULE: NamedModule<"metrics", MetricsConfig, void, { http:
   },
   start({ config, server, accounts, metrics, modules, db, log }) {
     const http = modules.http;
+    metrics.reportErrorsTo((name, error) =>
+      log(`metrics: cannot read ${name}: ${error instanceof Error ? error.message : error}`)
+    );
     const commits = metrics.timing(
       "verona_sqlite_commit_seconds",
       "Time spent in SQLite COMMIT (transactions of the stores, write batches included)",

@@ -87,6 +87,18 @@ const MODULE_DEFAULTS = {
     idleTimeoutMs: 300000,
     maxTransferBytes: 0,
   },
+  websocket: {
+    enabled: true,
+    path: "/xmpp-websocket",
+    considerSecure: false,
+    trustedProxies: ["127.0.0.1", "::1"],
+    maxMessageBytes: 262144,
+    maxConnections: 10000,
+    maxConnectionsPerIp: 200,
+    maxSendQueueBytes: 2097152,
+    idleTimeoutSeconds: 60,
+  },
+  host_meta: { enabled: true, links: [], websocket: true },
   metrics: {
     enabled: true,
     allowIps: ["127.0.0.1", "::1"],

@@ -24,6 +24,8 @@ import { PEP_MODULE } from "../pep/mod.ts";
 import { PING_MODULE } from "../ping/mod.ts";
 import { PRIVATE_STORAGE_MODULE } from "../private_storage/mod.ts";
 import { PROXY65_MODULE } from "../proxy65/mod.ts";
+import { WEBSOCKET_MODULE } from "../websocket/mod.ts";
+import { HOST_META_MODULE } from "../host_meta/mod.ts";
 import { PUSH_MODULE } from "../push/mod.ts";
 import { REGISTRATION_MODULE } from "../register/mod.ts";
 import { VCARD_MODULE } from "../vcard/mod.ts";
@@ -54,6 +56,8 @@ export const BUILTIN_MODULES = [
   REGISTRATION_MODULE,
   MUC_MODULE,
   PROXY65_MODULE,
+  WEBSOCKET_MODULE,
+  HOST_META_MODULE,
   METRICS_MODULE,
   HTTP_UPLOAD_MODULE,
   PUSH_MODULE,

@@ -421,3 +421,18 @@ Deno.test("http_upload: a 100 MB upload is streamed to disk, not held in memory"
   const id = new URL(s.put).pathname.split("/")[2];
   assert.equal((await Deno.stat(join(test.dataDir, "uploads", id))).size, size);
 });
+
+Deno.test("http_upload: without an HTTP listener the service is not offered", async () => {
+  await using test = await startTestServer({
+    accounts: ACCOUNTS,
+    configure: (config) => Object.assign(config.http, { port: null, httpsPort: null }),
+  });
+  await using romeo = await login(test, "romeo");
+  const items = await iq(romeo, "localhost", el("query", { xmlns: NS.DISCO_ITEMS }));
+  assert.ok(
+    !items.getChild("query", NS.DISCO_ITEMS)!.getChildren("item").some((i) =>
+      i.attrs.jid === SERVICE
+    ),
+  );
+  assert.ok(test.log.some((line) => /http_upload: not offered/.test(line)));
+});

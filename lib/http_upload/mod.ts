@@ -40,7 +40,7 @@ export {
 export { sweep } from "./expiry.ts";
 export { HTTP_UPLOAD_MIGRATIONS, type UploadRecord, UploadStore } from "./upload_store.ts";
 
-/** What the module offers: its store and a sweep on demand (for tests and the admin). */
+/** What the module offers: its store, its files and its domain; null when it is not offered. */
 export interface HttpUploadApi {
   readonly store: UploadStore;
   readonly files: FileStore;
@@ -55,7 +55,7 @@ const HOUR_MS = 3_600_000;
 export const HTTP_UPLOAD_MODULE: NamedModule<
   "http_upload",
   HttpUploadConfig,
-  HttpUploadApi,
+  HttpUploadApi | null,
   { http: HttpApi }
 > = {
   name: "http_upload",
@@ -67,6 +67,16 @@ export const HTTP_UPLOAD_MODULE: NamedModule<
   async start({ router, db, server, config, accounts, metrics, modules, log }) {
     checkOptions(config);
     const domain = config.domain || `upload.${server.domain}`;
+    if (modules.http.port === null && modules.http.securePort === null) {
+      // Slots would name URLs nobody answers: better no service than one that always fails.
+      log(`http_upload: not offered at ${domain}: [http] has neither port nor https_port`);
+      return { api: null };
+    }
+    if (modules.http.securePort === null && modules.http.url("/").startsWith("http:")) {
+      log(
+        "http_upload: files served over plain HTTP (XEP-0363 §4 requires TLS: set [http] external_url to an https:// URL in front of it, or https_port)",
+      );
+    }
     const store = new UploadStore(db);
     const files = await FileStore.open(
       join(server.dataDir ?? await Deno.makeTempDir({ prefix: "verona-uploads-" }), "uploads"),

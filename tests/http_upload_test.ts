@@ -376,6 +376,31 @@ Deno.test("http_upload: files expire after expires_after, and go with their acco
   assert.equal(await status(first), 404);
   assert.equal(await status(hers), 404);
 
+  // The ephemeral purpose: not served after expire-before, though expires_after is later.
+  const ask = el(
+    "request",
+    { xmlns: UPLOAD, filename: "story.txt", size: "100", "content-type": "text/plain" },
+    el("ephemeral", {
+      xmlns: "urn:xmpp:http:upload:purpose:0",
+      "expire-before": new Date(Date.now() + 700).toISOString(),
+    }),
+  );
+  const answer = await iq(romeo, SERVICE, ask);
+  const put = answer.getChild("slot", UPLOAD)!.getChild("put")!;
+  let response = await fetch(put.attrs.url!, {
+    method: "PUT",
+    client: http,
+    headers: { authorization: put.getChildText("header")! },
+    body: random(100),
+  });
+  await response.body?.cancel();
+  assert.equal(response.status, 201);
+  assert.equal(await status(put.attrs.url!), 200);
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  response = await fetch(put.attrs.url!, { client: http });
+  await response.body?.cancel();
+  assert.ok([404, 410].includes(response.status), `status ${response.status}`);
+
   // Removal with the account: Juliet's file goes, Romeo's stays.
   const keep = await upload(romeo, "keep.txt");
   const gone = await upload(juliet, "gone.txt");

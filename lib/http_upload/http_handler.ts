@@ -82,6 +82,9 @@ export function uploadHandler(options: UploadHttpOptions): HttpHandler {
       return respond(409, "This slot has been used");
     }
     if (now() >= record.slotExpiresAt) return respond(410, "This slot has expired");
+    if (record.expiresAt !== null && now() >= record.expiresAt) {
+      return respond(410, "This slot's expire-before has passed");
+    }
     // §6: the Content-Length must be the slot's size.
     const length = request.headers.get("content-length");
     if (length === null) return respond(411, "Content-Length is required");

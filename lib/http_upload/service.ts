@@ -1,6 +1,7 @@
 // The upload service's XMPP side, a component at upload.<domain>: XEP-0363 §2 (disco#info with
 // identity store/file, the feature, and the XEP-0128 form with max-file-size), §4 (slot requests
-// from local users, answered with <slot><put><header/></put><get/></slot>) and §5 (errors).
+// from local users, answered with <slot><put><header/></put><get/></slot>), the purposes
+// message (the default) and ephemeral (a file not served after expire-before), and the errors.
 import { parseJid } from "../jid/jid.ts";
 import type { Component } from "../router/component.ts";
 import { NS } from "../stanza/ns.ts";
@@ -8,7 +9,7 @@ import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { buildForm } from "../forms/data_form.ts";
 import { el, type Element } from "../xml/element.ts";
-import { readRequest, type Slot, type SlotRequest, UPLOAD } from "./slots.ts";
+import { PURPOSE, readRequest, type Slot, type SlotRequest, UPLOAD } from "./slots.ts";
 
 /** What the component needs. */
 export interface UploadServiceOptions {
@@ -40,6 +41,8 @@ export function uploadDiscoInfo(name: string, maxFileSize: number): Element {
     el("feature", { var: NS.DISCO_INFO }),
     el("feature", { var: NS.DISCO_ITEMS }),
     el("feature", { var: UPLOAD }),
+    el("feature", { var: `${PURPOSE}#message` }),
+    el("feature", { var: `${PURPOSE}#ephemeral` }),
     buildForm({
       type: "result",
       formType: UPLOAD,

@@ -44,7 +44,7 @@ async function refused(promise: Promise<unknown>): Promise<StanzaError> {
   assert.fail("expected a StanzaError");
 }
 
-Deno.test("upload service: disco#info as XEP-0363 §2 example 4, and no items", async () => {
+Deno.test("upload service: disco#info as XEP-0363 §2 example 4 (and the purposes), and no items", async () => {
   const { handle } = service();
   assertStanza(
     (await handle(
@@ -58,6 +58,8 @@ Deno.test("upload service: disco#info as XEP-0363 §2 example 4, and no items", 
         <feature var="http://jabber.org/protocol/disco#info"/>
         <feature var="http://jabber.org/protocol/disco#items"/>
         <feature var="${UPLOAD}"/>
+        <feature var="urn:xmpp:http:upload:purpose:0#message"/>
+        <feature var="urn:xmpp:http:upload:purpose:0#ephemeral"/>
         <x xmlns="jabber:x:data" type="result">
           <field var="FORM_TYPE" type="hidden"><value>${UPLOAD}</value></field>
           <field var="max-file-size"><value>5242880</value></field>

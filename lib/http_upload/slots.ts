@@ -5,13 +5,18 @@
 // the PUT is authorized by a bearer token whose hash the slot's row keeps.
 import { KeyedBuckets } from "../net/token_bucket.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
-import { el } from "../xml/element.ts";
+import { el, type Element } from "../xml/element.ts";
 import type { HttpUploadConfig } from "./_options.ts";
 import { base64url, newId } from "./files.ts";
 import type { UploadStore } from "./upload_store.ts";
 
 /** XEP-0363's namespace (kept here: lib/stanza/ns.ts belongs to the core). */
 export const UPLOAD = "urn:xmpp:http:upload:0";
+/** §5 (upload purpose): the purposes' namespace; `#message` and `#ephemeral` are supported. */
+export const PURPOSE = "urn:xmpp:http:upload:purpose:0";
+
+// XEP-0082 §3.2 DateTime: CCYY-MM-DDThh:mm:ss[.sss]TZD.
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Longest file name accepted, in UTF-8 bytes (a common file system limit). */
 export const MAX_FILENAME_BYTES = 255;
@@ -23,6 +28,8 @@ export interface SlotRequest {
   size: number;
   /** The declared type, lowercased; undefined when the request names none. */
   contentType: string | undefined;
+  /** The ephemeral purpose's expire-before (Unix ms): the file is not served after it. */
+  expireBefore?: number;
 }
 
 /** A slot as answered (§4 <slot/>). */
@@ -55,7 +62,7 @@ export function slotPath(id: string, filename: string): string {
 }
 
 /** Reads §4's <request filename size content-type/>; bad-request when it is malformed. */
-export function readRequest(request: { attrs: Record<string, string | undefined> }): SlotRequest {
+export function readRequest(request: Element): SlotRequest {
   const { filename, size, "content-type": type } = request.attrs;
   if (filename === undefined || size === undefined) {
     throw new StanzaError("modify", "bad-request", {
@@ -87,7 +94,23 @@ export function readRequest(request: { attrs: Record<string, string | undefined>
       throw new StanzaError("modify", "bad-request", { text: "Invalid content-type" });
     }
   }
-  return { filename, size: Number(size), contentType };
+  const read: SlotRequest = { filename, size: Number(size), contentType };
+  // The purpose (§5): none or <message/> is the default; <ephemeral expire-before/> bounds the
+  // file's life; others (profile, permanent) are not offered, so they get the default too.
+  const ephemeral = request.getChild("ephemeral", PURPOSE);
+  if (ephemeral !== undefined) {
+    const match = DATE_TIME.exec(ephemeral.attrs["expire-before"] ?? "");
+    const at = match === null
+      ? NaN
+      : Date.parse(`${match[1]}.${(match[2] ?? "").padEnd(3, "0").slice(0, 3)}${match[3]}`);
+    if (Number.isNaN(at)) {
+      throw new StanzaError("modify", "bad-request", {
+        text: "expire-before must be a XEP-0082 DateTime such as 2025-09-10T23:08:25Z",
+      });
+    }
+    read.expireBefore = at;
+  }
+  return read;
 }
 
 /** The media type of a Content-Type value, lowercased and without parameters; undefined if none. */
@@ -175,6 +198,9 @@ export class SlotIssuer {
         );
       }
     }
+    if (request.expireBefore !== undefined && request.expireBefore <= now) {
+      throw new StanzaError("modify", "bad-request", { text: "expire-before is in the past" });
+    }
     const id = newId();
     const token = base64url(crypto.getRandomValues(new Uint8Array(24)));
     this.#store.add({
@@ -186,6 +212,7 @@ export class SlotIssuer {
       tokenHash: await tokenHash(token),
       createdAt: now,
       slotExpiresAt: now + config.slotTimeout * 1000,
+      expiresAt: request.expireBefore ?? null,
     });
     const url = this.#url(slotPath(id, request.filename));
     return {

@@ -1,10 +1,12 @@
 import { strict as assert } from "node:assert";
 import { StanzaError } from "../stanza/stanza_error.ts";
+import { el } from "../xml/element.ts";
 import { HTTP_UPLOAD_OPTIONS, type HttpUploadConfig } from "./_options.ts";
 import { testDatabase } from "./_test_db.ts";
 import { isId } from "./files.ts";
 import {
   mediaType,
+  PURPOSE,
   readRequest,
   SlotIssuer,
   slotPath,
@@ -46,7 +48,7 @@ async function refusal(promise: Promise<unknown>): Promise<StanzaError> {
 }
 
 Deno.test("readRequest() reads §4's attributes and refuses bad names and sizes", () => {
-  const attrs = (a: Record<string, string>) => ({ attrs: a });
+  const attrs = (a: Record<string, string>) => el("request", { xmlns: UPLOAD, ...a });
   assert.deepEqual(
     readRequest(attrs({ filename: "très cool.jpg", size: "23456", "content-type": "Image/JPEG" })),
     { filename: "très cool.jpg", size: 23456, contentType: "image/jpeg" },
@@ -77,6 +79,32 @@ Deno.test("readRequest() reads §4's attributes and refuses bad names and sizes"
     }, JSON.stringify(bad));
   }
   assert.equal(readRequest(attrs({ filename: "é".repeat(127), size: "1" })).size, 1);
+});
+
+Deno.test("readRequest() reads the ephemeral purpose's expire-before; other purposes are the default", () => {
+  const ephemeral = (at: string) =>
+    el(
+      "request",
+      { xmlns: UPLOAD, filename: "s.jpg", size: "1" },
+      el("ephemeral", { xmlns: PURPOSE, "expire-before": at }),
+    );
+  assert.equal(
+    readRequest(ephemeral("2025-09-10T23:08:25Z")).expireBefore,
+    Date.UTC(2025, 8, 10, 23, 8, 25),
+  );
+  assert.equal(
+    readRequest(ephemeral("2025-09-10T23:08:25.5+02:00")).expireBefore,
+    Date.UTC(2025, 8, 10, 21, 8, 25, 500),
+  );
+  for (const bad of ["", "tomorrow", "2025-09-10", "2025-09-10T23:08:25"]) {
+    assert.throws(() => readRequest(ephemeral(bad)), StanzaError, bad);
+  }
+  const profile = el(
+    "request",
+    { xmlns: UPLOAD, filename: "a.png", size: "1" },
+    el("profile", { xmlns: PURPOSE }),
+  );
+  assert.equal(readRequest(profile).expireBefore, undefined);
 });
 
 Deno.test("mediaType(), typeAllowed() and slotPath()", () => {
@@ -173,4 +201,23 @@ Deno.test("SlotIssuer.issue() refuses: too large (§5), type, quota, daily quota
   assert.match(error.message, /Too many upload slots/);
   assert.match(error.options.extra!.attrs.stamp!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   assert.equal(store.ofUser("juliet").length, 5);
+});
+
+Deno.test("SlotIssuer.issue() with expire-before: the file expires then at the latest", async () => {
+  const now = 1_000_000;
+  const { store, slots } = issuer({ expiresAfter: 3_600_000 }, () => now);
+  const ask = (expireBefore: number) =>
+    slots.issue("romeo", { filename: "s.jpg", size: 1, contentType: "image/jpeg", expireBefore });
+  const error = await refusal(ask(now));
+  assert.equal(error.condition, "bad-request");
+  const soon = await ask(now + 60_000);
+  const late = await ask(now + 7_200_000);
+  assert.equal(store.get(soon.id)!.expiresAt, now + 60_000);
+  store.complete(soon.id, now, now + 3_600_000);
+  store.complete(late.id, now, now + 3_600_000);
+  assert.equal(store.get(soon.id)!.expiresAt, now + 60_000, "expire-before, the earlier");
+  assert.equal(store.get(late.id)!.expiresAt, now + 3_600_000, "expires_after, the earlier");
+  const forever = await ask(now + 60_000);
+  store.complete(forever.id, now, null);
+  assert.equal(store.get(forever.id)!.expiresAt, now + 60_000);
 });

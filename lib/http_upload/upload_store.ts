@@ -19,7 +19,8 @@ export const HTTP_UPLOAD_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL,    -- Unix ms, when the slot was issued
     slot_expires_at INTEGER NOT NULL, -- Unix ms, the PUT must start before
     uploaded_at INTEGER,            -- Unix ms, when the PUT completed; NULL while it has not
-    expires_at INTEGER              -- Unix ms, when the file goes; NULL keeps it
+    expires_at INTEGER              -- Unix ms, when the file goes; NULL keeps it (before the
+                                    -- upload: the ephemeral purpose's expire-before, if any)
   );
   CREATE INDEX http_uploads_user ON http_uploads (username, created_at);
   CREATE INDEX http_uploads_slot_expiry ON http_uploads (slot_expires_at) WHERE uploaded_at IS NULL;
@@ -66,10 +67,10 @@ export class UploadStore {
   }
 
   /** Records a new slot. */
-  add(slot: Omit<UploadRecord, "uploadedAt" | "expiresAt">): void {
+  add(slot: Omit<UploadRecord, "uploadedAt" | "expiresAt"> & { expiresAt?: number | null }): void {
     this.#db.prepare(
       `INSERT INTO http_uploads (id, username, filename, size, content_type, token_hash,
-        created_at, slot_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        created_at, slot_expires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       slot.id,
       slot.username,
@@ -79,6 +80,7 @@ export class UploadStore {
       slot.tokenHash,
       slot.createdAt,
       slot.slotExpiresAt,
+      slot.expiresAt ?? null,
     );
   }
 
@@ -87,10 +89,16 @@ export class UploadStore {
     return row === undefined ? undefined : record(row as Row);
   }
 
-  /** Marks the slot's file as uploaded; false if it already was, or is gone. */
+  /**
+   * Marks the slot's file as uploaded, to expire at `expiresAt` (null: never) or at the slot's
+   * expire-before if that is earlier; false if it already was uploaded, or is gone.
+   */
   complete(id: string, at: number, expiresAt: number | null): boolean {
     const result = this.#db.prepare(
-      "UPDATE http_uploads SET uploaded_at = ?, expires_at = ? WHERE id = ? AND uploaded_at IS NULL",
+      `UPDATE http_uploads SET uploaded_at = ?1,
+        expires_at = CASE WHEN expires_at IS NULL THEN ?2 WHEN ?2 IS NULL THEN expires_at
+          ELSE MIN(expires_at, ?2) END
+        WHERE id = ?3 AND uploaded_at IS NULL`,
     ).run(at, expiresAt, id);
     return Number(result.changes) === 1;
   }

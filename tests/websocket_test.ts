@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { login } from "./_clients.ts";
 import { startTestServer, type TestServer } from "./_harness.ts";
+import { Chromium } from "./_chromium.ts";
 import { loadXml } from "../lib/xml/stored.ts";
 import type { Element } from "../lib/xml/element.ts";
 
@@ -289,4 +290,182 @@ Deno.test("the server stops promptly with WebSocket clients connected", async ()
   assert.ok(error.getChild("system-shutdown", "urn:ietf:params:xml:ns:xmpp-streams"));
   await bound.closed;
   await idle.closed;
+});
+
+/** The Strophe.js release the browser test loads, from the npm registry through Deno's cache. */
+const STROPHE = "strophe.js@3.0.1";
+
+/**
+ * The browser build of Strophe.js: `deno cache` puts the npm package in Deno's cache (fetched
+ * once, offline afterwards; no lock file or configuration of the project is touched), where
+ * `deno info` says the cache is.
+ */
+async function stropheScript(): Promise<string> {
+  const deno = Deno.execPath();
+  const cwd = await Deno.makeTempDir({ prefix: "verona-strophe-" });
+  try {
+    const cached = await new Deno.Command(deno, {
+      args: ["cache", "--no-config", "--no-lock", `npm:${STROPHE}`],
+      cwd,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!cached.success) {
+      throw new Error(`cannot fetch npm:${STROPHE}: ${new TextDecoder().decode(cached.stderr)}`);
+    }
+    const info = await new Deno.Command(deno, { args: ["info", "--json"], cwd, stdout: "piped" })
+      .output();
+    const { npmCache } = JSON.parse(new TextDecoder().decode(info.stdout)) as { npmCache: string };
+    const [name, version] = STROPHE.split("@");
+    return await Deno.readTextFile(
+      join(npmCache, "registry.npmjs.org", name, version, "dist", "strophe.umd.min.js"),
+    );
+  } finally {
+    await Deno.remove(cwd, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * A small web chat on Strophe.js: it finds the WebSocket endpoint in host-meta (XEP-0156),
+ * logs in, joins the room and shows what is said there; `window.chat` is what the test reads.
+ */
+const CHAT_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Verona web chat</title>
+<style>
+  body { font: 16px sans-serif; margin: 2em; }
+  #status { color: #555; } #log { border: 1px solid #ccc; padding: 1em; min-height: 10em; }
+  .nick { font-weight: bold; margin-right: .5em; }
+</style>
+<script src="/strophe.js"></script></head>
+<body><h1>room@conference.localhost</h1><p id="status">starting</p><div id="log"></div>
+<script>
+const { Strophe, $pres, $msg } = window.strophe;
+const params = new URLSearchParams(location.search);
+const room = "room@conference.localhost";
+window.chat = { status: "starting", joined: false, messages: [], url: "" };
+function status(text) {
+  window.chat.status = text;
+  document.getElementById("status").textContent = text;
+}
+async function discover(origin) {
+  const response = await fetch(origin + "/.well-known/host-meta");
+  const xrd = new DOMParser().parseFromString(await response.text(), "application/xml");
+  for (const link of xrd.getElementsByTagName("Link")) {
+    if (link.getAttribute("rel") === "urn:xmpp:alt-connections:websocket") {
+      return link.getAttribute("href");
+    }
+  }
+  throw new Error("no WebSocket link in host-meta");
+}
+(async () => {
+  const url = await discover(params.get("origin"));
+  window.chat.url = url;
+  status("connecting to " + url);
+  const connection = new Strophe.Connection(url);
+  connection.addHandler((message) => {
+    const body = message.getElementsByTagName("body")[0];
+    if (body) {
+      const nick = Strophe.getResourceFromJid(message.getAttribute("from"));
+      window.chat.messages.push({ nick, body: body.textContent });
+      const line = document.createElement("div");
+      const who = document.createElement("span");
+      who.className = "nick";
+      who.textContent = nick;
+      line.append(who, body.textContent);
+      document.getElementById("log").append(line);
+    }
+    return true;
+  }, null, "message", "groupchat");
+  connection.addHandler((presence) => {
+    const self = [...presence.getElementsByTagName("status")]
+      .some((s) => s.getAttribute("code") === "110");
+    if (self && !window.chat.joined) {
+      window.chat.joined = true;
+      status("joined " + room + " as Juliet");
+      connection.send($msg({ to: room, type: "groupchat" }).c("body").t("Hello from the browser"));
+    }
+    return true;
+  }, null, "presence");
+  connection.connect("juliet@localhost", params.get("password"), (state, condition) => {
+    window.chat.mechanism = connection._sasl_mechanism?.mechname;
+    if (state === Strophe.Status.CONNECTED) {
+      status("logged in as " + connection.jid);
+      connection.send($pres());
+      connection.send($pres({ to: room + "/Juliet" }).c("x", { xmlns: Strophe.NS.MUC }));
+    } else if (state === Strophe.Status.CONNFAIL || state === Strophe.Status.AUTHFAIL) {
+      status("failed: " + condition);
+    }
+  });
+})().catch((error) => status("failed: " + error));
+</script></body></html>`;
+
+Deno.test("Strophe.js in Chromium finds the endpoint in host-meta and chats in a room", async () => {
+  await using browser = await Chromium.launch({ width: 900, height: 600 });
+  const script = await stropheScript();
+  await using test = await startTestServer({
+    accounts: [["juliet", "pw-j"], ["romeo", "pw-r"]],
+  });
+  // Romeo, over TCP, makes the room (an instant room, XEP-0045 §10.1.2).
+  await using romeo = await login(test.port, "romeo@localhost", "pw-r");
+  romeo.send(
+    "<presence to='room@conference.localhost/Romeo'>" +
+      "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
+  );
+  await romeo.waitForStanza({
+    match: (s) => s.name === "presence" && s.attrs.from === "room@conference.localhost/Romeo",
+  });
+  romeo.send(
+    "<iq to='room@conference.localhost' type='set' id='create'>" +
+      "<query xmlns='http://jabber.org/protocol/muc#owner'>" +
+      "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
+  );
+  const created = await romeo.waitForStanza({ match: (s) => s.attrs.id === "create" });
+  assert.equal(created.stanza.attrs.type, "result");
+
+  // The page comes from elsewhere (its own origin), as a web client hosted apart would.
+  await using site = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/strophe.js"
+        ? new Response(script, { headers: { "content-type": "text/javascript" } })
+        : new Response(CHAT_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  const page = await browser.page();
+  const origin = `https://localhost:${test.server.http!.securePort}`;
+  await page.navigate(
+    `http://127.0.0.1:${site.addr.port}/?origin=${encodeURIComponent(origin)}&password=pw-j`,
+  );
+  await page.waitFor("window.chat?.joined || window.chat?.status.startsWith('failed')");
+  assert.equal(
+    await page.evaluate("window.chat.status"),
+    "joined room@conference.localhost as Juliet",
+    page.console.join("\n"),
+  );
+  assert.equal(
+    await page.evaluate("window.chat.url"),
+    `wss://localhost:${test.server.http!.securePort}/xmpp-websocket`,
+  );
+  assert.equal(await page.evaluate("window.chat.mechanism"), "SCRAM-SHA-256");
+
+  const fromBrowser = await romeo.waitForStanza({
+    match: (s) => s.name === "message" && s.attrs.from === "room@conference.localhost/Juliet",
+  });
+  assert.equal(fromBrowser.stanza.getChildText("body"), "Hello from the browser");
+
+  romeo.send(
+    "<message to='room@conference.localhost' type='groupchat'><body>Hello from TCP</body></message>",
+  );
+  await page.waitFor(
+    "window.chat.messages.some((m) => m.nick === 'Romeo' && m.body === 'Hello from TCP')",
+  );
+  const shown = await page.evaluate<string>("document.getElementById('log').innerText");
+  assert.match(shown, /Juliet\s*Hello from the browser/);
+  assert.match(shown, /Romeo\s*Hello from TCP/);
+  const screenshot = join(test.dataDir, "websocket-chat.png");
+  await page.screenshot(screenshot);
+  assert.ok((await Deno.stat(screenshot)).size > 1000);
+  if (Deno.env.get("VERONA_KEEP_SCREENSHOT")) {
+    await Deno.copyFile(screenshot, Deno.env.get("VERONA_KEEP_SCREENSHOT")!);
+  }
+  page.close();
 });

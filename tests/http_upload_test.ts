@@ -1,7 +1,7 @@
 // HTTP File Upload (lib/http_upload) over real sockets: an XMPP client over TCP+TLS discovers the
-// service and asks for a slot (XEP-0363 §2, §4), `fetch` PUTs the file over HTTPS and GETs it
-// back byte for byte (§6); the CORS preflight exactly as the Conversations compliance tester
-// sends it; the errors of §5 and §6; expiry, removal with the account, an interrupted upload,
+// service and asks for a slot (XEP-0363 §3, §4), `fetch` PUTs the file over HTTPS and GETs it
+// back byte for byte (§7); the CORS preflight exactly as the Conversations compliance tester
+// sends it; the errors of §6 and §7; expiry, removal with the account, an interrupted upload,
 // and a 100 MB upload streamed to disk without the server's memory growing by anything like it.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
@@ -128,7 +128,7 @@ Deno.test("http_upload: discovery, a slot, PUT over HTTPS, GET and HEAD byte for
   await using romeo = await login(test, "romeo");
   using http = await httpClient(test);
 
-  // §2: the service among the server's items, with identity, feature and max-file-size.
+  // §3: the service among the server's items, with identity, feature and max-file-size.
   const items = await iq(romeo, "localhost", el("query", { xmlns: NS.DISCO_ITEMS }));
   assert.ok(
     items.getChild("query", NS.DISCO_ITEMS)!.getChildren("item").some((i) =>
@@ -187,7 +187,7 @@ Deno.test("http_upload: discovery, a slot, PUT over HTTPS, GET and HEAD byte for
   assert.equal(response.status, 201, await response.text());
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
 
-  // §6: a used slot takes no second PUT.
+  // §7: a used slot takes no second PUT.
   response = await fetch(s.put, { method: "PUT", client: http, headers: s.headers, body });
   await response.body?.cancel();
   assert.equal(response.status, 409);
@@ -245,7 +245,7 @@ Deno.test("http_upload: slot errors: too large, quota, file names, types, strang
   });
   await using romeo = await login(test, "romeo");
 
-  // §5: file-too-large with the maximum.
+  // §6: file-too-large with the maximum.
   let answer = await iq(romeo, SERVICE, request("big.png", 1001, "image/png"));
   assert.equal(condition(answer), "not-acceptable");
   assert.equal(
@@ -324,7 +324,7 @@ Deno.test("http_upload: the PUT must carry the slot's token, length and type, wi
   assert.equal(await put({ ...s.headers, "content-type": "text/plain; charset=utf-8" }), 201);
   assert.deepEqual(await filesOn(test), [new URL(s.put).pathname.split("/")[2]]);
 
-  // A slot not used in time is gone (§10): its deadline moved into the past, in the database.
+  // A slot not used in time is gone (§8): its deadline moved into the past, in the database.
   const late = await slot(romeo, "late.txt", 10, "text/plain");
   const id = new URL(late.put).pathname.split("/")[2];
   {

@@ -1,6 +1,6 @@
 // Interoperability of HTTP File Upload (lib/http_upload) with a client library written elsewhere:
-// slixmpp's own xep_0363 plugin finds the service (XEP-0363 §2), honours its max-file-size, gets
-// a slot (§4) and uploads with aiohttp over HTTPS (§6); the file comes back intact. The client
+// slixmpp's own xep_0363 plugin finds the service (XEP-0363 §3), honours its max-file-size, gets
+// a slot (§4) and uploads with aiohttp over HTTPS (§7); the file comes back intact. The client
 // program is tests/clients/slixmpp_upload.py.
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";

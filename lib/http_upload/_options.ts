@@ -11,7 +11,7 @@ export interface HttpUploadConfig {
   domain: string;
   /** The name in its disco#info identity. */
   name: string;
-  /** Largest file, bytes (announced as max-file-size, XEP-0363 §2). */
+  /** Largest file, bytes (announced as max-file-size, XEP-0363 §3). */
   maxFileSize: number;
   /** Bytes one user may hold at once (files not expired, slots not used yet); 0: no limit. */
   quotaBytes: number;
@@ -21,7 +21,7 @@ export interface HttpUploadConfig {
   expiresAfter: number;
   /** Media types that may be uploaded (`image/*` for a whole type); empty: any. */
   allowedTypes: string[];
-  /** Seconds a slot may wait for its PUT (XEP-0363 §10 recommends about 300). */
+  /** Seconds a slot may wait for its PUT (XEP-0363 §8 recommends about 300). */
   slotTimeout: number;
   /** Slots one user may ask for per minute (and in a burst). */
   slotsPerMinute: number;

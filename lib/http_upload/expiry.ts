@@ -1,4 +1,4 @@
-// Retention (XEP-0363 §3 leaves it to the service; Prosody's mod_http_file_share prunes daily):
+// Retention (XEP-0363 §5 leaves it to the service; Prosody's mod_http_file_share prunes daily):
 // a periodic sweep removes files past `expires_after`, slots never used past their timeout, the
 // uploads of accounts removed while the server was down, and files on disk with no row (a crash
 // between writing and recording). Files go first, then their rows, so a row never outlives a

@@ -4,7 +4,7 @@
 // a reader never sees half a file, and an upload is never held in memory.
 import { join } from "node:path";
 
-/** Slot ids: 128 random bits in base64url, 22 characters (XEP-0363 §11.3 "long randomized"). */
+/** Slot ids: 128 random bits in base64url, 22 characters (XEP-0363 §9.3 "long randomized"). */
 const ID = /^[A-Za-z0-9_-]{22}$/;
 
 /** Bytes read from a PUT's body at a time. */

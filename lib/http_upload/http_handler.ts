@@ -1,6 +1,6 @@
-// The upload service's HTTP side under /upload/: XEP-0363 §6 (the PUT: Content-Length must be the
-// slot's size, Content-Type the slot's if it named one; 201 once the file can be fetched), §10
-// (a PUT URL valid for a short time; CORS for web clients) and §11.1 (files served so that a
+// The upload service's HTTP side under /upload/: XEP-0363 §7 (the PUT: Content-Length must be the
+// slot's size, Content-Type the slot's if it named one; 201 once the file can be fetched), §8
+// (a PUT URL valid for a short time; CORS for web clients) and §9.1 (files served so that a
 // browser runs nothing: Content-Security-Policy, nosniff, attachment for unsafe types, as
 // Prosody's mod_http_file_share does). Bodies are streamed both ways, never held in memory.
 import { corsHeaders, type HttpHandler, preflight } from "../http/mod.ts";
@@ -12,12 +12,12 @@ import type { UploadRecord, UploadStore } from "./upload_store.ts";
 /** The route's prefix. */
 export const UPLOAD_PREFIX = "/upload";
 const METHODS = ["GET", "HEAD", "PUT", "OPTIONS"];
-/** §10: a web client sends these with its PUT. */
+/** §8: a web client sends these with its PUT. */
 const REQUEST_HEADERS = ["Authorization", "Content-Type"];
 const CORS = corsHeaders(METHODS, REQUEST_HEADERS);
 /** Types a browser may show in place (Prosody's http_file_share_safe_file_types); SVG can script. */
 const INLINE = /^(image\/(?!svg)|video\/|audio\/|text\/plain$)/;
-/** §11.1: nothing active from the upload origin, and no framing of it. */
+/** §9.1: nothing active from the upload origin, and no framing of it. */
 const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
   "x-content-type-options": "nosniff",
@@ -85,7 +85,7 @@ export function uploadHandler(options: UploadHttpOptions): HttpHandler {
     if (record.expiresAt !== null && now() >= record.expiresAt) {
       return respond(410, "This slot's expire-before has passed");
     }
-    // §6: the Content-Length must be the slot's size.
+    // §7: the Content-Length must be the slot's size.
     const length = request.headers.get("content-length");
     if (length === null) return respond(411, "Content-Length is required");
     if (!/^\d{1,16}$/.test(length)) return respond(400, "Invalid Content-Length");
@@ -95,7 +95,7 @@ export function uploadHandler(options: UploadHttpOptions): HttpHandler {
     if (Number(length) < record.size) {
       return respond(400, `Content-Length must be the slot's size, ${record.size} bytes`);
     }
-    // §6: the Content-Type must be the slot's, if the request named one (a PUT without one is
+    // §7: the Content-Type must be the slot's, if the request named one (a PUT without one is
     // taken to be of the slot's type).
     const given = request.headers.get("content-type");
     if (record.contentType !== null && given !== null && mediaType(given) !== record.contentType) {

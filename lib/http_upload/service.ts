@@ -1,7 +1,7 @@
-// The upload service's XMPP side, a component at upload.<domain>: XEP-0363 §2 (disco#info with
+// The upload service's XMPP side, a component at upload.<domain>: XEP-0363 §3 (disco#info with
 // identity store/file, the feature, and the XEP-0128 form with max-file-size), §4 (slot requests
-// from local users, answered with <slot><put><header/></put><get/></slot>), the purposes
-// message (the default) and ephemeral (a file not served after expire-before), and the errors.
+// from local users, answered with <slot><put><header/></put><get/></slot>), the purposes of
+// §5, message (the default) and ephemeral (a file not served after expire-before), and §6's errors.
 import { parseJid } from "../jid/jid.ts";
 import type { Component } from "../router/component.ts";
 import { NS } from "../stanza/ns.ts";
@@ -19,7 +19,7 @@ export interface UploadServiceOptions {
   serverDomain: string;
   /** The name of its identity. */
   name: string;
-  /** Announced as max-file-size (§2). */
+  /** Announced as max-file-size (§3). */
   maxFileSize: number;
   /** Issues a slot to a local user, or throws the StanzaError that says why not (slots.ts). */
   issue(username: string, request: SlotRequest): Promise<Slot>;
@@ -32,7 +32,7 @@ export function createUploadService(options: UploadServiceOptions): Component {
   return { domain: options.domain, handle: (stanza) => handle(options, stanza) };
 }
 
-/** §2: the service's disco#info payload. */
+/** §3: the service's disco#info payload. */
 export function uploadDiscoInfo(name: string, maxFileSize: number): Element {
   return el(
     "query",
@@ -74,7 +74,7 @@ async function handle(options: UploadServiceOptions, stanza: Element): Promise<v
   // §4: a slot is asked for with an IQ-get.
   if (type !== "get") throw new StanzaError("modify", "bad-request", { text: "Use type='get'" });
   const from = parseJid(stanza.attrs.from!);
-  // §5: who may not upload gets forbidden: this server's users only (their quota, their files).
+  // §6: who may not upload gets forbidden: this server's users only (their quota, their files).
   if (from.domain !== options.serverDomain || from.local === "") {
     throw new StanzaError("auth", "forbidden", {
       text: `Only users of ${options.serverDomain} may upload files here`,

@@ -44,7 +44,7 @@ async function refused(promise: Promise<unknown>): Promise<StanzaError> {
   assert.fail("expected a StanzaError");
 }
 
-Deno.test("upload service: disco#info as XEP-0363 §2 example 4 (and the purposes), and no items", async () => {
+Deno.test("upload service: disco#info as XEP-0363 §3 example 4 (and the purposes), and no items", async () => {
   const { handle } = service();
   assertStanza(
     (await handle(
@@ -77,7 +77,7 @@ Deno.test("upload service: disco#info as XEP-0363 §2 example 4 (and the purpose
   );
 });
 
-Deno.test("upload service: a slot for a local user (§4), forbidden to others (§5)", async () => {
+Deno.test("upload service: a slot for a local user (§4), forbidden to others (§6)", async () => {
   const { handle, asked } = service();
   const request = el("request", { xmlns: UPLOAD, filename: "a", size: "3" });
   assertStanza(

@@ -1,7 +1,7 @@
 // Issuing upload slots: XEP-0363 §4 (a request names the file, its size and maybe its type; the
-// answer is a PUT URL with the headers to send and a GET URL), §5 (file-too-large with the
+// answer is a PUT URL with the headers to send and a GET URL), §6 (file-too-large with the
 // maximum, quotas as wait/resource-constraint with <retry stamp/>, who may not upload: forbidden)
-// and §10 (a PUT URL valid for about 300 s). The policy follows Prosody's mod_http_file_share;
+// and §8 (a PUT URL valid for about 300 s). The policy follows Prosody's mod_http_file_share;
 // the PUT is authorized by a bearer token whose hash the slot's row keeps.
 import { KeyedBuckets } from "../net/token_bucket.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
@@ -128,7 +128,7 @@ export function typeAllowed(allowed: readonly string[], type: string): boolean {
   return allowed.includes(type) || allowed.includes(type.replace(/\/.*/, "/*"));
 }
 
-/** The §5 error for a file over the size limit, with <file-too-large><max-file-size/>. */
+/** The §6 error for a file over the size limit, with <file-too-large><max-file-size/>. */
 export function fileTooLarge(max: number): StanzaError {
   return new StanzaError("modify", "not-acceptable", {
     text: `File too large: the maximum file size is ${max} bytes`,
@@ -136,7 +136,7 @@ export function fileTooLarge(max: number): StanzaError {
   });
 }
 
-/** §5: a temporary refusal, with the time the client may try again. */
+/** §6: a temporary refusal, with the time the client may try again. */
 function tryLater(text: string, at: number): StanzaError {
   return new StanzaError("wait", "resource-constraint", {
     text,

@@ -153,7 +153,7 @@ Deno.test("SlotIssuer.issue() records the slot and gives a bearer token whose ha
   assert.equal(store.get(other.id)!.contentType, null);
 });
 
-Deno.test("SlotIssuer.issue() refuses: too large (§5), type, quota, daily quota, rate", async () => {
+Deno.test("SlotIssuer.issue() refuses: too large (§6), type, quota, daily quota, rate", async () => {
   let now = 1_000_000;
   const { store, slots } = issuer(
     {

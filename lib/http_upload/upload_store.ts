@@ -1,4 +1,4 @@
-// The upload service's metadata (XEP-0363 §4 slots, §5 the files behind them): one row per slot
+// The upload service's metadata (XEP-0363 §4 slots, §7 the files uploaded into them): one row per slot
 // issued, which becomes the file's row once its PUT has completed. The bytes live on disk
 // (files.ts), named by the slot id; this table says whose they are, what they are called, their
 // type and size, and until when they are served.

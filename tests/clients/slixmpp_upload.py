@@ -1,5 +1,5 @@
 """Uploads a file with slixmpp's own xep_0363 plugin (HTTP File Upload): Romeo's client finds the
-upload service among the server's items (XEP-0363 §2), reads its max-file-size, asks for a slot
+upload service among the server's items (XEP-0363 §3), reads its max-file-size, asks for a slot
 (§4) and PUTs the file with the slot's headers over HTTPS (aiohttp, trusting the test server's
 certificate); then it GETs the file back. A second file, larger than max-file-size, is refused
 by the plugin itself from what the service announced.

@@ -292,37 +292,60 @@ Deno.test("the server stops promptly with WebSocket clients connected", async ()
   await idle.closed;
 });
 
+/** Romeo, over TCP, makes room@conference.localhost, an instant room (XEP-0045 §10.1.2). */
+async function makeRoom(romeo: Awaited<ReturnType<typeof login>>): Promise<void> {
+  romeo.send(
+    "<presence to='room@conference.localhost/Romeo'>" +
+      "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
+  );
+  await romeo.waitForStanza({
+    match: (s) => s.name === "presence" && s.attrs.from === "room@conference.localhost/Romeo",
+  });
+  romeo.send(
+    "<iq to='room@conference.localhost' type='set' id='create'>" +
+      "<query xmlns='http://jabber.org/protocol/muc#owner'>" +
+      "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
+  );
+  const created = await romeo.waitForStanza({ match: (s) => s.attrs.id === "create" });
+  assert.equal(created.stanza.attrs.type, "result");
+}
+
 /** The Strophe.js release the browser test loads, from the npm registry through Deno's cache. */
 const STROPHE = "strophe.js@3.0.1";
 
 /**
- * The browser build of Strophe.js: `deno cache` puts the npm package in Deno's cache (fetched
- * once, offline afterwards; no lock file or configuration of the project is touched), where
- * `deno info` says the cache is.
+ * The folder of an npm package in Deno's cache: `deno cache` fetches it from the npm registry
+ * (once; offline afterwards) without touching the project's lock file or configuration, and
+ * `deno info` says where the cache is.
  */
-async function stropheScript(): Promise<string> {
+async function npmPackageDir(spec: string): Promise<string> {
   const deno = Deno.execPath();
-  const cwd = await Deno.makeTempDir({ prefix: "verona-strophe-" });
+  const cwd = await Deno.makeTempDir({ prefix: "verona-npm-" });
   try {
     const cached = await new Deno.Command(deno, {
-      args: ["cache", "--no-config", "--no-lock", `npm:${STROPHE}`],
+      args: ["cache", "--no-config", "--no-lock", `npm:${spec}`],
       cwd,
       stdout: "null",
       stderr: "piped",
     }).output();
     if (!cached.success) {
-      throw new Error(`cannot fetch npm:${STROPHE}: ${new TextDecoder().decode(cached.stderr)}`);
+      throw new Error(`cannot fetch npm:${spec}: ${new TextDecoder().decode(cached.stderr)}`);
     }
     const info = await new Deno.Command(deno, { args: ["info", "--json"], cwd, stdout: "piped" })
       .output();
     const { npmCache } = JSON.parse(new TextDecoder().decode(info.stdout)) as { npmCache: string };
-    const [name, version] = STROPHE.split("@");
-    return await Deno.readTextFile(
-      join(npmCache, "registry.npmjs.org", name, version, "dist", "strophe.umd.min.js"),
-    );
+    const at = spec.lastIndexOf("@");
+    return join(npmCache, "registry.npmjs.org", spec.slice(0, at), spec.slice(at + 1));
   } finally {
     await Deno.remove(cwd, { recursive: true }).catch(() => {});
   }
+}
+
+/** The browser build of Strophe.js. */
+async function stropheScript(): Promise<string> {
+  return await Deno.readTextFile(
+    join(await npmPackageDir(STROPHE), "dist", "strophe.umd.min.js"),
+  );
 }
 
 /**
@@ -405,22 +428,8 @@ Deno.test("Strophe.js in Chromium finds the endpoint in host-meta and chats in a
   await using test = await startTestServer({
     accounts: [["juliet", "pw-j"], ["romeo", "pw-r"]],
   });
-  // Romeo, over TCP, makes the room (an instant room, XEP-0045 §10.1.2).
   await using romeo = await login(test.port, "romeo@localhost", "pw-r");
-  romeo.send(
-    "<presence to='room@conference.localhost/Romeo'>" +
-      "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
-  );
-  await romeo.waitForStanza({
-    match: (s) => s.name === "presence" && s.attrs.from === "room@conference.localhost/Romeo",
-  });
-  romeo.send(
-    "<iq to='room@conference.localhost' type='set' id='create'>" +
-      "<query xmlns='http://jabber.org/protocol/muc#owner'>" +
-      "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
-  );
-  const created = await romeo.waitForStanza({ match: (s) => s.attrs.id === "create" });
-  assert.equal(created.stanza.attrs.type, "result");
+  await makeRoom(romeo);
 
   // The page comes from elsewhere (its own origin), as a web client hosted apart would.
   await using site = Deno.serve(
@@ -464,6 +473,116 @@ Deno.test("Strophe.js in Chromium finds the endpoint in host-meta and chats in a
   const screenshot = join(test.dataDir, "websocket-chat.png");
   await page.screenshot(screenshot);
   assert.ok((await Deno.stat(screenshot)).size > 1000);
+  if (Deno.env.get("VERONA_KEEP_SCREENSHOT")) {
+    await Deno.copyFile(screenshot, Deno.env.get("VERONA_KEEP_SCREENSHOT")!);
+  }
+  page.close();
+});
+
+/** The Converse.js release of the second browser test. */
+const CONVERSE = "converse.js@14.0.0";
+
+const CONVERSE_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Converse.js on Verona</title>
+<link rel="stylesheet" href="/dist/converse.min.css">
+<script type="module" src="/dist/converse.min.js"></script></head>
+<body class="converse-fullscreen">
+<script type="module">
+const params = new URLSearchParams(location.search);
+converse.initialize({
+  assets_path: "/dist/",
+  view_mode: "fullscreen",
+  i18n: "en",
+  websocket_url: params.get("ws"),
+  discover_connection_methods: false,
+  auto_login: true,
+  jid: "juliet@localhost",
+  password: params.get("password"),
+  auto_join_rooms: [{ jid: "room@conference.localhost", nick: "Juliet" }],
+  play_sounds: false,
+  show_desktop_notifications: false,
+  persistent_store: "sessionStorage",
+});
+</script></body></html>`;
+
+const CONTENT_TYPES: Record<string, string> = {
+  js: "text/javascript",
+  css: "text/css",
+  json: "application/json",
+  wasm: "application/wasm",
+  svg: "image/svg+xml",
+  woff2: "font/woff2",
+  woff: "font/woff",
+  ttf: "font/ttf",
+  png: "image/png",
+};
+
+Deno.test("Converse.js in Chromium logs in over wss:// and chats in a room", async () => {
+  await using browser = await Chromium.launch({ width: 1200, height: 800 });
+  const dist = join(await npmPackageDir(CONVERSE), "dist");
+  await using test = await startTestServer({
+    accounts: [["juliet", "pw-j"], ["romeo", "pw-r"]],
+  });
+  await using romeo = await login(test.port, "romeo@localhost", "pw-r");
+  await makeRoom(romeo);
+  await using site = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      if (!path.startsWith("/dist/")) {
+        return new Response(CONVERSE_PAGE, { headers: { "content-type": "text/html" } });
+      }
+      const file = join(dist, ...path.slice("/dist/".length).split("/").filter((p) => p !== ".."));
+      try {
+        const type = CONTENT_TYPES[path.split(".").pop()!] ?? "application/octet-stream";
+        return new Response(await Deno.readFile(file), { headers: { "content-type": type } });
+      } catch {
+        return new Response("Not Found", { status: 404 });
+      }
+    },
+  );
+  const page = await browser.page();
+  const ws = `wss://localhost:${test.server.http!.securePort}/xmpp-websocket`;
+  await page.navigate(
+    `http://127.0.0.1:${site.addr.port}/?ws=${encodeURIComponent(ws)}&password=pw-j`,
+  );
+  // Joined: the room's message box is there.
+  await page.waitFor("document.querySelector('converse-muc textarea.chat-textarea')", 30_000);
+  const joined = await romeo.waitForStanza({
+    match: (s) => s.name === "presence" && s.attrs.from === "room@conference.localhost/Juliet",
+    timeoutMs: 10_000,
+  });
+  assert.equal(joined.stanza.attrs.type, undefined);
+
+  // Juliet types a message and presses Enter, as a person would.
+  await page.evaluate(`(() => {
+    const box = document.querySelector('converse-muc textarea.chat-textarea');
+    box.value = 'Hello from Converse';
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', keyCode: 13, bubbles: true }));
+  })()`);
+  const said = await romeo.waitForStanza({
+    match: (s) =>
+      s.name === "message" && s.attrs.from === "room@conference.localhost/Juliet" &&
+      s.getChildText("body") !== undefined,
+    timeoutMs: 10_000,
+  });
+  assert.equal(said.stanza.getChildText("body"), "Hello from Converse");
+
+  romeo.send(
+    "<message to='room@conference.localhost' type='groupchat'><body>Hello from TCP</body></message>",
+  );
+  await page.waitFor(
+    "[...document.querySelectorAll('converse-muc .chat-msg__text')]" +
+      ".some((e) => e.textContent.includes('Hello from TCP'))",
+  );
+  const shown = await page.evaluate<string>(
+    "[...document.querySelectorAll('converse-muc .chat-msg')].map((e) => e.innerText).join('\\n')",
+  );
+  assert.match(shown, /Juliet[\s\S]*Hello from Converse/);
+  assert.match(shown, /Romeo[\s\S]*Hello from TCP/);
+  const screenshot = join(test.dataDir, "converse.png");
+  await page.screenshot(screenshot);
   if (Deno.env.get("VERONA_KEEP_SCREENSHOT")) {
     await Deno.copyFile(screenshot, Deno.env.get("VERONA_KEEP_SCREENSHOT")!);
   }

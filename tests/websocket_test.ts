@@ -202,6 +202,23 @@ Deno.test("an oversize message ends the stream with policy-violation, then <clos
   assert.equal(test.server.streamCount, 0);
 });
 
+Deno.test("a client flooding past its input rate is cut off with policy-violation", async () => {
+  await using test = await startTestServer();
+  const ws = await WsClient.open(wsUrl(test));
+  ws.send(OPEN);
+  await ws.next((e) => e.name === "features");
+  // Whitespace between stanzas costs the input rate like anything else (10 KiB/s before
+  // login); the messages past it wait, and past 1 MiB of them the stream ends.
+  const blank = " ".repeat(200_000);
+  for (let i = 0; i < 8; i++) ws.send(blank);
+  const error = await ws.next((e) => e.name === "error");
+  assert.ok(error.getChild("policy-violation", "urn:ietf:params:xml:ns:xmpp-streams"));
+  assert.match(error.getChildText("text", "urn:ietf:params:xml:ns:xmpp-streams") ?? "", /fast/);
+  await ws.next((e) => e.name === "close");
+  // (The close code, 1008, may not reach a client still busy sending.)
+  await ws.closed;
+});
+
 Deno.test("the per-address connection limit refuses with 429", async () => {
   await using test = await startTestServer({
     configure: (config) => config.websocket.maxConnectionsPerIp = 1,

@@ -46,6 +46,7 @@ export interface WebSocketTransportOptions {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** One client connection over a WebSocket, as a {@linkcode ClientTransport}. */
 export class WebSocketTransport implements ClientTransport {
@@ -178,7 +179,7 @@ export class WebSocketTransport implements ClientTransport {
 
   /** Hands one message to the stream, translated, and takes it from the input rate. */
   #deliver(bytes: Uint8Array): void {
-    const message = translateIncoming(new TextDecoder().decode(bytes));
+    const message = translateIncoming(decoder.decode(bytes));
     const text = message.kind === "open" ? message.header : message.text;
     this.#handlers?.data(message.kind === "data" ? bytes : encoder.encode(text));
     const waitMs = this.#input.take(bytes.length);

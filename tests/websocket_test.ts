@@ -1,7 +1,9 @@
 // XMPP over WebSocket (RFC 7395) and host-meta (XEP-0156) against a real server: Deno's own
 // WebSocket client speaking the framing by hand, then a real web client library (Strophe.js) in
 // headless Chromium that logs in over wss://, found through host-meta, and chats in a MUC room
-// with a TCP client.
+// with a TCP client, and Converse.js doing the same. Both libraries come from the npm registry
+// through Deno's cache (fetched on the first run). The browser tests take a screenshot into the
+// server's temporary data dir; VERONA_KEEP_SCREENSHOT=FILE copies it there to look at.
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { login } from "./_clients.ts";

@@ -108,6 +108,8 @@ export class Server {
       });
       const metrics = new Metrics();
       const streams = new Set<C2sStream>();
+      // Assigned once the modules have started; acceptClient may be called only after that.
+      // deno-lint-ignore prefer-const
       let c2sOptions: C2sOptions | undefined;
       modules = await startModules(BUILTIN_MODULES, {
         router,

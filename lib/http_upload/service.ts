@@ -3,7 +3,7 @@
 // from local users, answered with <slot><put><header/></put><get/></slot>), the purposes of
 // §5, message (the default) and ephemeral (a file not served after expire-before), and §6's errors.
 import { parseJid } from "../jid/jid.ts";
-import type { Component } from "../router/component.ts";
+import { type Component, serviceRequest } from "../router/component.ts";
 import { NS } from "../stanza/ns.ts";
 import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
@@ -52,14 +52,9 @@ export function uploadDiscoInfo(name: string, maxFileSize: number): Element {
 }
 
 async function handle(options: UploadServiceOptions, stanza: Element): Promise<void> {
-  // Messages and presence mean nothing here; answers to nothing we asked are dropped.
-  if (stanza.name !== "iq") return;
-  const type = stanza.attrs.type;
-  if (type !== "get" && type !== "set") return;
-  if (stanza.attrs.to !== options.domain) throw new StanzaError("cancel", "service-unavailable");
-  const payload = stanza.children.filter((c): c is Element => typeof c !== "string");
-  if (payload.length !== 1) throw new StanzaError("modify", "bad-request");
-  const query = payload[0];
+  const iq = serviceRequest(stanza, options.domain);
+  if (iq === null) return;
+  const { type, query } = iq;
   if (type === "get" && query.is("query", NS.DISCO_INFO)) {
     if (query.attrs.node) throw new StanzaError("cancel", "item-not-found");
     return await options.deliver(

@@ -3,7 +3,7 @@
 // local users, forbidden to others) and §6.3.4 (activation by the Requester, checked against
 // the hash the two connections named).
 import { JidError, parseJid } from "../jid/jid.ts";
-import type { Component } from "../router/component.ts";
+import { type Component, serviceRequest } from "../router/component.ts";
 import { NS } from "../stanza/ns.ts";
 import { reply } from "../stanza/reply.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
@@ -41,14 +41,9 @@ export function createProxy65Service(options: Proxy65ServiceOptions): Component 
 }
 
 function handle(options: Proxy65ServiceOptions, stanza: Element): void | Promise<void> {
-  // Messages and presence have no meaning here; answers to nothing we asked are dropped.
-  if (stanza.name !== "iq") return;
-  const type = stanza.attrs.type;
-  if (type !== "get" && type !== "set") return;
-  if (stanza.attrs.to !== options.domain) throw new StanzaError("cancel", "service-unavailable");
-  const payload = stanza.children.filter((c): c is Element => typeof c !== "string");
-  if (payload.length !== 1) throw new StanzaError("modify", "bad-request");
-  const query = payload[0];
+  const iq = serviceRequest(stanza, options.domain);
+  if (iq === null) return;
+  const { type, query } = iq;
   if (query.is("query", NS.DISCO_INFO) && type === "get") {
     if (query.attrs.node) throw new StanzaError("cancel", "item-not-found");
     return options.deliver(

@@ -34,6 +34,8 @@ export async function startTestServer(
   config.bind = "127.0.0.1";
   // The HTTP(S) server on free ports of loopback, so that none takes 5280/5281.
   Object.assign(config.http, { port: 0, httpsPort: 0, bind: "127.0.0.1" });
+  // Federation listens on a free port of loopback too, so that none takes 5269.
+  Object.assign(config.s2s, { port: 0, bind: "127.0.0.1" });
   config.dataDir = dataDir;
   config.databasePath = join(dataDir, "verona.sqlite");
   // Keep failure tests quick; the delay itself is tested separately.

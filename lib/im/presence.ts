@@ -24,7 +24,6 @@ export function presenceModule(
     lastActivity: LastActivityStore;
   },
 ): void {
-  const local = (jid: string) => jid.endsWith("@" + router.domain);
   // When each session's current presence was sent: presence handed out later on its behalf
   // (answers to probes, to the user's resources that come online) carries it as an XEP-0203
   // delay, so clients can show since when a contact is away (Prosody does the same).
@@ -46,7 +45,9 @@ export function presenceModule(
     const items = rosters.items(username);
     // §4.2.2, §4.4.2, §4.5.2: to every contact with a subscription from the user.
     for (const item of items.values()) {
-      if (!hasFrom(item) || !local(item.jid) || blocklists.blocks(username, item.jid)) continue;
+      if (!hasFrom(item) || !router.reaches(item.jid) || blocklists.blocks(username, item.jid)) {
+        continue;
+      }
       send(router, stanza.clone({ ...stanza.attrs, from: origin.jid.full, to: item.jid }));
     }
     if (stanza.attrs.type !== undefined || previous !== null) return;
@@ -57,7 +58,9 @@ export function presenceModule(
       origin.send(stamped(other, other.presence, origin.jid.full));
     }
     for (const item of items.values()) {
-      if (!hasTo(item) || !local(item.jid) || blocklists.blocks(username, item.jid)) continue;
+      if (!hasTo(item) || !router.reaches(item.jid) || blocklists.blocks(username, item.jid)) {
+        continue;
+      }
       send(router, el("presence", { from: origin.jid.full, to: item.jid, type: "probe" }));
     }
     for (const request of rosters.pending(username)) {

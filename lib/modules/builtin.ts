@@ -28,6 +28,7 @@ import { WEBSOCKET_MODULE } from "../websocket/mod.ts";
 import { HOST_META_MODULE } from "../host_meta/mod.ts";
 import { PUSH_MODULE } from "../push/mod.ts";
 import { REGISTRATION_MODULE } from "../register/mod.ts";
+import { S2S_MODULE } from "../s2s/mod.ts";
 import { VCARD_MODULE } from "../vcard/mod.ts";
 import { VERSION_MODULE } from "../version/mod.ts";
 
@@ -61,4 +62,5 @@ export const BUILTIN_MODULES = [
   METRICS_MODULE,
   HTTP_UPLOAD_MODULE,
   PUSH_MODULE,
+  S2S_MODULE,
 ] as const;

@@ -9,6 +9,8 @@ import type { SecureContext } from "node:tls";
 import { Transport, type TransportLimits } from "./transport.ts";
 
 export interface ListenerOptions {
+  /** Who connects here, for error messages (default "clients"). */
+  what?: string;
   hostname: string;
   port: number;
   /**
@@ -40,7 +42,7 @@ export class Listener {
     const listener = new Listener();
     const { hostname, directTls } = options;
     listener.#servers.push(
-      await listenOn("clients", { hostname, port: options.port }, (socket) => {
+      await listenOn(options.what ?? "clients", { hostname, port: options.port }, (socket) => {
         listener.#connected(socket, options);
       }),
     );

@@ -19,7 +19,13 @@
 // read queues up to `maxSendQueueBytes`; past that the stream is told (`overflow`)
 // and closes the connection, so a stuck reader costs bounded memory.
 import type { Socket } from "node:net";
-import { type SecureContext, TLSSocket } from "node:tls";
+import {
+  connect as connectTls,
+  type ConnectionOptions,
+  type PeerCertificate,
+  type SecureContext,
+  TLSSocket,
+} from "node:tls";
 import { pauseReading, resumeReading } from "./socket_reading.ts";
 import { type Rate, TokenBucket } from "./token_bucket.ts";
 
@@ -205,7 +211,11 @@ export class Transport implements ClientTransport {
    * Rejects if the connection ends or the handshake fails; either way the
    * connection is then closed and released.
    */
-  startTls(last: string, secureContext: SecureContext): Promise<void> {
+  startTls(
+    last: string,
+    secureContext: SecureContext,
+    options: { requestCert?: boolean } = {},
+  ): Promise<void> {
     const plain = this.#plain;
     plain.pause();
     plain.off("data", this.#onData);
@@ -216,10 +226,50 @@ export class Transport implements ClientTransport {
           reject(error ?? new Error("connection closed before STARTTLS"));
           return this.#fail(error ?? undefined);
         }
-        this.#wrapTls(secureContext).then(resolve, reject);
+        this.#wrapTls(secureContext, undefined, options.requestCert).then(resolve, reject);
         this.#socket.on("data", this.#onData);
       });
     });
+  }
+
+  /**
+   * The client side of STARTTLS (for connections this server opens, e.g. to other servers):
+   * after the peer's `<proceed/>`, layers TLS over the socket; resolves once the handshake has
+   * completed. The peer's certificate is not judged here: see {@linkcode peerCertificate}.
+   */
+  startClientTls(options: ConnectionOptions): Promise<void> {
+    const plain = this.#plain;
+    plain.pause();
+    plain.off("data", this.#onData);
+    return new Promise((resolve, reject) => {
+      if (this.#closed) return reject(new Error("connection closed before STARTTLS"));
+      const tls = connectTls({ ...options, socket: plain, rejectUnauthorized: false });
+      this.#socket = tls;
+      tls.once("secureConnect", () => {
+        this.#encrypted = true;
+        resolve();
+      });
+      tls.on("error", (tlsError: Error) => {
+        reject(tlsError);
+        this.#fail(tlsError);
+      });
+      tls.on("end", () => this.#finish());
+      tls.on("close", () => this.#destroySockets());
+      tls.on("data", this.#onData);
+      plain.resume();
+    });
+  }
+
+  /**
+   * The peer's certificate once TLS is up (for a server, only when it was requested), or null.
+   * `authorized` is the TLS library's verdict on its chain, which only a TLS client gets.
+   */
+  peerCertificate(): { certificate: PeerCertificate; authorized: boolean } | null {
+    const socket = this.#socket;
+    if (!(socket instanceof TLSSocket) || !this.#encrypted) return null;
+    const certificate = socket.getPeerCertificate(true);
+    if (!certificate || Object.keys(certificate).length === 0) return null;
+    return { certificate, authorized: socket.authorized };
   }
 
   /**
@@ -227,9 +277,16 @@ export class Transport implements ClientTransport {
    * read as plaintext), and resumes it; resolves once the handshake has completed. A failed
    * handshake rejects and closes the connection.
    */
-  #wrapTls(secureContext: SecureContext, alpn?: string[]): Promise<void> {
+  #wrapTls(secureContext: SecureContext, alpn?: string[], requestCert = false): Promise<void> {
     const plain = this.#plain;
-    const tls = new TLSSocket(plain, { isServer: true, secureContext, ALPNProtocols: alpn });
+    const tls = new TLSSocket(plain, {
+      isServer: true,
+      secureContext,
+      ALPNProtocols: alpn,
+      // A peer's certificate is asked for but judged by the caller (a server's, for s2s).
+      requestCert,
+      rejectUnauthorized: false,
+    });
     this.#socket = tls;
     const secure = new Promise<void>((resolve, reject) => {
       tls.once("secure", () => {

@@ -8,6 +8,11 @@ import { RouterHooks } from "./hooks.ts";
 import { IqRegistry, type IqTarget } from "./iq.ts";
 import type { BoundSession } from "./session.ts";
 
+/** Where stanzas for other servers go (lib/s2s). */
+export interface RemoteRoute {
+  send(stanza: Element): void;
+}
+
 export interface RouterOptions {
   /** The server's own domain. */
   domain: string;
@@ -37,6 +42,7 @@ export class Router {
   #components = new Map<string, Component>();
   #options: RouterOptions;
   #stopping = false;
+  #remote: RemoteRoute | null = null;
 
   constructor(options: RouterOptions) {
     this.domain = options.domain;
@@ -50,6 +56,28 @@ export class Router {
    */
   stop(): void {
     this.#stopping = true;
+  }
+
+  /** Attaches federation: stanzas for every other domain go there (RFC 6120 §10.4). */
+  setRemote(remote: RemoteRoute | null): void {
+    this.#remote = remote;
+  }
+
+  /**
+   * Whether a stanza to this JID's domain can go anywhere: here, a component, or (with
+   * federation) another server. Modules use it to skip contacts they cannot reach.
+   */
+  reaches(jid: string): boolean {
+    if (this.#remote !== null) return true;
+    const slash = jid.indexOf("/");
+    const bare = slash === -1 ? jid : jid.slice(0, slash);
+    const domain = bare.slice(bare.indexOf("@") + 1);
+    return domain === this.domain || this.#components.has(domain);
+  }
+
+  /** Whether federation is on. */
+  get federates(): boolean {
+    return this.#remote !== null;
   }
 
   /** Attaches a component that owns its own domain. */
@@ -216,6 +244,7 @@ export class Router {
     }
     const component = this.#components.get(to.domain);
     if (component) return component.handle(stanza);
+    if (this.#remote !== null) return this.#remote.send(stanza);
     throw new StanzaError("cancel", "remote-server-not-found", {
       text: `This server does not federate; ${to.domain} is not reachable`,
     });

@@ -17,6 +17,14 @@ export interface TestDnsEntry {
   port: number;
   /** Port of `_xmpps-server._tcp.<domain>` (direct TLS), if published. */
   directTlsPort?: number;
+  /**
+   * The SRV target; default `127.0.0.1`, a name this server answers with A 127.0.0.1 (as any
+   * dotted-quad name). Not `<domain>`: ejabberd resolves SRV targets with libc's getaddrinfo
+   * (net:getaddrinfo in p1_xmpp's xmpp_stream_out), which reads /etc/hosts and /etc/resolv.conf,
+   * never the test DNS; a numeric target needs no lookup there, and Prosody and Deno still ask
+   * this server for it.
+   */
+  target?: string;
 }
 
 /** A query the server saw, for debugging. */
@@ -31,7 +39,7 @@ export interface TestDnsQuery {
 export interface TestDns {
   /** The port, UDP and TCP alike. */
   port: number;
-  /** Publishes SRV records for `domain` and its A record (127.0.0.1). */
+  /** Publishes SRV records for `domain` (see `TestDnsEntry`) and its A record (127.0.0.1). */
   set(domain: string, entry: TestDnsEntry): void;
   /** Publishes an A record (127.0.0.1) for `name` alone. */
   setA(name: string): void;
@@ -108,6 +116,14 @@ export async function startTestDns(): Promise<TestDns> {
     zone.set(key, [...records, record]);
   };
   const a = Buffer.from([127, 0, 0, 1]);
+  /** The records of a name; a dotted-quad name (an SRV target) has A itself. */
+  const lookup = (key: string): Rdata[] | undefined => {
+    const quad = key.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
+    if (quad && quad.slice(1).every((n) => Number(n) < 256)) {
+      return [{ type: TYPE.A, data: Buffer.from(quad.slice(1).map(Number)) }];
+    }
+    return zone.get(key);
+  };
 
   const answer = (query: Buffer, transport: "udp" | "tcp"): Buffer | undefined => {
     if (query.length < 12) return undefined;
@@ -152,7 +168,7 @@ export async function startTestDns(): Promise<TestDns> {
 
     let records: Rdata[] = [];
     if (rcode === RCODE.NOERROR) {
-      const known = qclass === CLASS_IN ? zone.get(normalize(name)) : undefined;
+      const known = qclass === CLASS_IN ? lookup(normalize(name)) : undefined;
       if (known === undefined) rcode = RCODE.NXDOMAIN;
       else records = known.filter((r) => r.type === qtype); // else NOERROR, no data
     }
@@ -240,11 +256,12 @@ export async function startTestDns(): Promise<TestDns> {
     port,
     queries,
     set(domain, entry) {
-      add(`_xmpp-server._tcp.${domain}`, { type: TYPE.SRV, data: srv(entry.port, domain) });
+      const target = entry.target ?? "127.0.0.1";
+      add(`_xmpp-server._tcp.${domain}`, { type: TYPE.SRV, data: srv(entry.port, target) });
       if (entry.directTlsPort !== undefined) {
         add(`_xmpps-server._tcp.${domain}`, {
           type: TYPE.SRV,
-          data: srv(entry.directTlsPort, domain),
+          data: srv(entry.directTlsPort, target),
         });
       } else {
         zone.delete(normalize(`_xmpps-server._tcp.${domain}`));

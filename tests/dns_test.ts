@@ -16,12 +16,17 @@ Deno.test("the test DNS answers SRV, A and AAAA, and NXDOMAIN for the rest", asy
     dns.setA("plain.internal");
 
     assert.deepEqual(await srv("_xmpp-server._tcp.prosody.internal"), [
-      { priority: 0, weight: 5, port: 15269, target: "prosody.internal." },
+      { priority: 0, weight: 5, port: 15269, target: "127.0.0.1." },
     ]);
     assert.deepEqual(
       await srv("_XMPPS-server._tcp.PROSODY.internal."),
-      [{ priority: 0, weight: 5, port: 15270, target: "prosody.internal." }],
+      [{ priority: 0, weight: 5, port: 15270, target: "127.0.0.1." }],
     );
+    assert.deepEqual(await Deno.resolveDns("127.0.0.1", "A", options), ["127.0.0.1"]);
+    dns.set("named.internal", { port: 15271, target: "named.internal" });
+    assert.deepEqual(await srv("_xmpp-server._tcp.named.internal"), [
+      { priority: 0, weight: 5, port: 15271, target: "named.internal." },
+    ]);
     assert.deepEqual(await Deno.resolveDns("prosody.internal", "A", options), ["127.0.0.1"]);
     assert.deepEqual(await Deno.resolveDns("plain.internal", "A", options), ["127.0.0.1"]);
     // A name that exists without AAAA records: no data (hickory reports that as NotFound too).

@@ -96,7 +96,7 @@ function tcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
   });
 }
 
-type Phase = "opening" | "tls" | "authenticating" | "ready";
+type Phase = "opening" | "tls" | "authenticating" | "restarting" | "ready";
 
 /** One outgoing s2s connection for a pair of domains. */
 export class OutboundStream extends S2sStream {
@@ -185,9 +185,10 @@ export class OutboundStream extends S2sStream {
       return this.fail("remote-server-not-found", "STARTTLS failed on the peer's side");
     }
     if (ns === NS.SASL && element.name === "success") {
+      // RFC 6120 §6.4.6: a new stream; stanzas go once its features have come.
+      this.#phase = "restarting";
       this.restartStream();
-      this.#open();
-      return this.#ready("SASL EXTERNAL");
+      return this.#open();
     }
     if (ns === NS.SASL && element.name === "failure") {
       this.log("SASL EXTERNAL refused; trying dialback");
@@ -204,7 +205,8 @@ export class OutboundStream extends S2sStream {
   }
 
   async #features(features: Element): Promise<void> {
-    if (this.#phase === "ready") return; // after SASL: nothing we use
+    if (this.#phase === "ready") return;
+    if (this.#phase === "restarting") return this.#ready("SASL EXTERNAL");
     const starttls = features.getChild("starttls", NS.TLS);
     if (!this.transport.encrypted) {
       if (starttls) {

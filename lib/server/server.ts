@@ -18,6 +18,7 @@ import { ensureCertificate } from "../net/certificate.ts";
 import { Listener } from "../net/listener.ts";
 import { KeyedBuckets } from "../net/token_bucket.ts";
 import { REGISTRATION_MODULE } from "../register/mod.ts";
+import { S2S_MODULE, type S2sApi } from "../s2s/mod.ts";
 import { Router } from "../router/router.ts";
 import { createPlainServer } from "../sasl/plain_server.ts";
 import { createScramServer } from "../sasl/scram_server.ts";
@@ -220,6 +221,11 @@ export class Server {
   /** The HTTP(S) server's bound ports and public URLs, or null when the http module is off. */
   get http(): HttpApi | null {
     return this.#modules.api(HTTP_MODULE) ?? null;
+  }
+
+  /** Federation (the s2s module's service and its port), or null when it is off. */
+  get s2s(): S2sApi | null {
+    return this.#modules.api(S2S_MODULE) ?? null;
   }
 
   /** Live client streams. */

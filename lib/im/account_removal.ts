@@ -46,9 +46,9 @@ export function prepareAccountRemoval(
     farewells.push({
       contact,
       presences: subscriptions.cancelAll(username, contact),
-      // Who received the user's presence broadcasts (see presence.ts): local, subscribed, not
+      // Who received the user's presence broadcasts (see presence.ts): reachable, subscribed, not
       // blocked. Targets of directed presence hear from the router when the sessions end.
-      sawAvailable: hasFrom(items.get(contact)) && contact.endsWith("@" + router.domain) &&
+      sawAvailable: hasFrom(items.get(contact)) && router.reaches(contact) &&
         !blocklists.blocks(username, contact),
     });
   }

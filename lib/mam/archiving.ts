@@ -133,13 +133,16 @@ export function archivingHooks(router: Router, options: ArchivingOptions): void 
     }
   };
 
-  /** Whether a message from a local client can reach `to`: a local account or a component. */
+  /**
+   * Whether a message from a local client can reach `to`: a local account, a component, or
+   * (with federation) an account elsewhere.
+   */
   const reachable = (to: Jid): boolean => {
     if (to.domain === router.domain) {
       if (to.local === "") return false;
       return router.sessionsOf(to.bare).length > 0 || options.accountExists(to.local);
     }
-    return router.components().some((component) => component.domain === to.domain);
+    return router.reaches(to.full);
   };
 
   // The sender's archive.

@@ -62,6 +62,7 @@ export async function resolveHost(
   options: ResolverOptions,
 ): Promise<string[] | null> {
   if (options.nameServer === null) return null;
+  if (/^[\d.]+$/.test(host) || host.includes(":")) return [host]; // an address already
   const lookup = (type: "A" | "AAAA") =>
     Deno.resolveDns(host, type, { nameServer: options.nameServer! }).catch(() => [] as string[]);
   const [v4, v6] = await Promise.all([lookup("A"), lookup("AAAA")]);

@@ -34,7 +34,7 @@ export interface ServerProcess {
   stop(signal?: Deno.Signal): Promise<number>;
 }
 
-/** Starts `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 ...` and waits for its listening line. */
+/** Starts `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 --s2s-port 0 ...` and waits for its listening line. */
 export async function startServerProcess(
   args: string[],
   options: { cwd?: string; entry?: string } = {},
@@ -52,6 +52,8 @@ export async function startServerProcess(
       "--http-port",
       "0",
       "--https-port",
+      "0",
+      "--s2s-port",
       "0",
       "--bind",
       "127.0.0.1",

@@ -35,6 +35,7 @@ export async function configFromFlags(
     "direct-tls-port"?: string;
     "http-port"?: string;
     "https-port"?: string;
+    "s2s-port"?: string;
     bind?: string;
   },
 ): Promise<Config> {
@@ -53,6 +54,8 @@ export async function configFromFlags(
   const httpsPort = portFlag("--https-port", values["https-port"]);
   if (httpPort !== undefined) config.http.port = httpPort === 0 ? null : httpPort;
   if (httpsPort !== undefined) config.http.httpsPort = httpsPort === 0 ? null : httpsPort;
+  const s2sPort = portFlag("--s2s-port", values["s2s-port"]);
+  if (s2sPort !== undefined) config.s2s.port = s2sPort === 0 ? null : s2sPort;
   return config;
 }
 

@@ -19,6 +19,8 @@ Options:
                   client port for direct TLS (default: 5223; 0: none)
   --http-port N   HTTP port: upload, WebSocket, host-meta, metrics (default: 5280; 0: none)
   --https-port N  the same over HTTPS with the server's certificate (default: 5281; 0: none)
+  --s2s-port N    port for other servers, federation (default: 5269; 0: none, still
+                  connecting out)
   --bind ADDR     address to listen on (default: 0.0.0.0)
   --data DIR      data directory: database and certificate (default: ./data)
   -h, --help      show this help`;
@@ -31,6 +33,7 @@ export function startCommand(args: string[]): Promise<number> {
       "direct-tls-port": { type: "string" },
       "http-port": { type: "string" },
       "https-port": { type: "string" },
+      "s2s-port": { type: "string" },
       bind: { type: "string" },
     });
     if (values.help) {
@@ -56,7 +59,8 @@ export function startCommand(args: string[]): Promise<number> {
         (server.directTlsPort === null
           ? ""
           : `direct TLS (XEP-0368) on ${config.bind}:${server.directTlsPort}; `) +
-        `MUC at ${config.mucDomain}; ` + httpLine(server) + `data in ${config.dataDir}`,
+        `MUC at ${config.mucDomain}; ` + httpLine(server) + s2sLine(server) +
+        `data in ${config.dataDir}`,
     );
     await stopped;
     Deno.removeSignalListener("SIGUSR2", status);
@@ -65,6 +69,15 @@ export function startCommand(args: string[]): Promise<number> {
     console.log("Verona stopped");
     return 0;
   });
+}
+
+/** Federation for the ready line. */
+function s2sLine(server: Server): string {
+  const s2s = server.s2s;
+  if (s2s === null) return "federation off; ";
+  return s2s.port === null
+    ? "federation outgoing only; "
+    : `federation (s2s) on ${server.config.s2s.bind}:${s2s.port}; `;
 }
 
 /** The HTTP listeners for the ready line ("" without any). */

@@ -25,6 +25,8 @@ Deno.test("the built-in modules start from the default configuration, and a modu
   for (const config of [defaultConfig(), parseConfigToml("[vcard]\nenabled = false\n", "x")]) {
     // No HTTPS without a certificate; plain HTTP on a free port of loopback.
     Object.assign(config.http, { port: 0, httpsPort: null, bind: "127.0.0.1" });
+    // Federation without a certificate has no TLS: it stays off (with a log line).
+    Object.assign(config.s2s, { port: 0, bind: "127.0.0.1" });
     const { db, router, options } = setUp();
     const running = await startModules(BUILTIN_MODULES, {
       ...options,

@@ -34,7 +34,7 @@ export interface BenchServer {
 }
 
 /**
- * Starts `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 --bind 127.0.0.1 ...` and waits for its
+ * Starts `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 --s2s-port 0 --bind 127.0.0.1 ...` and waits for its
  * listening line.
  */
 export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
@@ -50,6 +50,8 @@ export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
     "--http-port",
     "0",
     "--https-port",
+    "0",
+    "--s2s-port",
     "0",
     "--bind",
     "127.0.0.1",

@@ -5,65 +5,10 @@
 import { strict as assert } from "node:assert";
 import { type AddressInfo, createServer } from "node:net";
 import { RawClient } from "./_raw_client.ts";
-import { issueCertificate, type IssuedCertificate, makeTestCa } from "./_ca.ts";
+import { issueCertificate, makeTestCa } from "./_ca.ts";
 import { login } from "./_clients.ts";
-import { startTestServer, type TestServer } from "./_harness.ts";
-import { freePort } from "./bench/_foreign_server.ts";
-import type { ReplayClient } from "../lib/replay/client.ts";
-
-/** Certificates from one test CA that both servers trust (the certificate path). */
-interface CaSetup {
-  caPath: string;
-  a: IssuedCertificate;
-  b: IssuedCertificate;
-}
-
-async function twoServers(
-  ca?: CaSetup,
-): Promise<{ a: TestServer; b: TestServer; [Symbol.asyncDispose](): Promise<void> }> {
-  const ports = { a: freePort(), b: freePort() };
-  const start = (name: "a" | "b", other: "a" | "b") =>
-    startTestServer({
-      accounts: [[name === "a" ? "alice" : "bob", "secret"]],
-      configure: (config) => {
-        config.domain = `${name}.localhost`;
-        config.mucDomain = `conference.${name}.localhost`;
-        if (ca !== undefined) {
-          config.tls.certFile = ca[name].certPath;
-          config.tls.keyFile = ca[name].keyPath;
-        }
-        Object.assign(config.s2s, {
-          port: ports[name],
-          // With a CA, no exception: certificates must be good. Without, self-signed + dialback.
-          insecureDomains: ca !== undefined
-            ? []
-            : [`${other}.localhost`, `conference.${other}.localhost`],
-          caFile: ca?.caPath ?? "",
-          staticRoutes: new Map([
-            [`${other}.localhost`, { host: "127.0.0.1", port: ports[other] }],
-            [`conference.${other}.localhost`, { host: "127.0.0.1", port: ports[other] }],
-          ]),
-          retryAfterS: 0,
-        });
-      },
-    });
-  const a = await start("a", "b");
-  const b = await start("b", "a");
-  return {
-    a,
-    b,
-    async [Symbol.asyncDispose]() {
-      await Promise.all([a[Symbol.asyncDispose](), b[Symbol.asyncDispose]()]);
-    },
-  };
-}
-
-async function next(client: ReplayClient, name?: string) {
-  for (;;) {
-    const { stanza } = await client.waitForStanza({ timeoutMs: 8000 });
-    if (name === undefined || stanza.name === name) return stanza;
-  }
-}
+import { startTestServer } from "./_harness.ts";
+import { next, twoServers } from "./_two_servers.ts";
 
 Deno.test("s2s: chat between two Veronas, both directions, over dialback", async () => {
   await using servers = await twoServers();
@@ -349,17 +294,25 @@ Deno.test("s2s: with certificates from a CA both trust, the servers authenticate
       assert.equal((await next(bob, "message")).getChildText("body"), "one");
       bob.send("<message to='alice@a.localhost' type='chat'><body>two</body></message>");
       assert.equal((await next(alice, "message")).getChildText("body"), "two");
-      for (const [server, peer] of [[a, "b.localhost"], [b, "a.localhost"]] as const) {
-        const lines = server.log.filter((line) => line.includes("authenticated"));
-        assert.ok(
-          lines.some((line) => line.includes(`in ${peer}`) && line.includes("SASL EXTERNAL")),
-          lines.join("\n"),
-        );
-        assert.ok(
-          lines.some((line) => line.includes(`→ ${peer} authenticated (SASL EXTERNAL)`)),
-          lines.join("\n"),
-        );
-      }
+      // XEP-0288: A connected first and made its stream bidirectional, so B answered over it
+      // and opened none of its own.
+      assert.ok(
+        a.log.some((line) =>
+          line.includes(
+            "out a.localhost → b.localhost authenticated (SASL EXTERNAL, bidirectional)",
+          )
+        ),
+        a.log.join("\n"),
+      );
+      assert.ok(
+        b.log.some((line) =>
+          line.includes(
+            "in a.localhost authenticated a.localhost → b.localhost (SASL EXTERNAL, bidirectional)",
+          )
+        ),
+        b.log.join("\n"),
+      );
+      assert.ok(!b.log.some((line) => line.includes("out b.localhost")), b.log.join("\n"));
     } finally {
       alice.close();
       bob.close();

@@ -135,6 +135,7 @@ const MODULE_DEFAULTS = {
     caFile: "",
     staticRoutes: new Map(),
     dnsServer: "",
+    bidirectional: true,
     connectTimeoutS: 10,
     negotiationTimeoutS: 30,
     idleTimeoutS: 300,

@@ -14,6 +14,8 @@ import type { DialbackKeys } from "./dialback.ts";
 import {
   fromWire,
   isStanza,
+  NS_BIDI,
+  NS_BIDI_FEATURE,
   NS_DIALBACK,
   NS_DIALBACK_FEATURE,
   S2sStream,
@@ -48,8 +50,11 @@ export interface InboundOptions {
   idleTimeoutMs: number;
   log(line: string): void;
   ended(stream: InboundStream): void;
-  /** Called when a domain pair has been authenticated on this stream. */
-  authenticated?(originating: string, receiving: string, how: string): void;
+  /**
+   * XEP-0288: a domain pair was authenticated on a stream the peer made bidirectional, so that
+   * stanzas from `local` to `remote` may now go over it.
+   */
+  bidirectional?(stream: InboundStream, local: string, remote: string): void;
 }
 
 /** One incoming s2s connection. */
@@ -64,6 +69,8 @@ export class InboundStream extends S2sStream {
   /** "originating receiving" pairs the peer has proved. */
   #pairs = new Set<string>();
   #saslDone = false;
+  /** XEP-0288: the peer asked for stanzas to come back over this stream. */
+  #bidi = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = Date.now();
   /** Certificate verdict per domain, once asked. */
@@ -128,6 +135,10 @@ export class InboundStream extends S2sStream {
       );
       if (this.#options.requireEncryption) return features;
     }
+    // XEP-0288 §2.1: offered with the other features (after TLS, when TLS is required).
+    if (this.#options.bidirectional !== undefined && !this.#bidi) {
+      features.append(el("bidi", { xmlns: NS_BIDI_FEATURE }));
+    }
     if (this.#saslDone) return features;
     // XEP-0178 §2: EXTERNAL only when the certificate is good for the domain the peer claims.
     if (encrypted && this.#from !== undefined && this.#certificateProblem(this.#from) === null) {
@@ -154,8 +165,25 @@ export class InboundStream extends S2sStream {
     this.#lastActivity = Date.now();
     const ns = element.attrs.xmlns;
     if (element.name === "starttls" && ns === NS.TLS) return this.#startTls();
+    if (element.name === "error" && ns === NS.STREAMS) {
+      const condition = element.elements().find((child) => child.attrs.xmlns === NS.STREAM_ERRORS);
+      this.log(`peer sent stream error ${condition?.name ?? "?"}`);
+      return this.close();
+    }
     if (this.#options.requireEncryption && !this.transport.encrypted) {
       return this.closeWithError("policy-violation", "Use STARTTLS first");
+    }
+    if (ns === NS_BIDI && element.name === "bidi") {
+      if (this.#options.bidirectional === undefined) {
+        return this.closeWithError("unsupported-stanza-type", "Bidirectional streams are off");
+      }
+      this.#bidi = true;
+      // Pairs proved before the request count too (XEP-0288 asks for it before, not only).
+      for (const pair of this.#pairs) {
+        const [originating, receiving] = pair.split(" ");
+        this.#options.bidirectional(this, receiving, originating);
+      }
+      return;
     }
     if (ns === NS.SASL && element.name === "auth") return this.#saslExternal(element);
     if (ns === NS_DIALBACK && element.name === "result") return void this.#dialbackResult(element);
@@ -210,9 +238,12 @@ export class InboundStream extends S2sStream {
   #authenticate(originating: string, receiving: string, how: string): void {
     const first = this.#pairs.size === 0;
     this.#pairs.add(`${originating} ${receiving}`);
-    this.log(`authenticated ${originating} → ${receiving} (${how})`);
+    this.log(
+      `authenticated ${originating} → ${receiving} (${how}${this.#bidi ? ", bidirectional" : ""})`,
+    );
     if (first) this.transport.setInputRate(this.#options.authenticatedRate);
-    this.#options.authenticated?.(originating, receiving, how);
+    // XEP-0288 §2.2: stanzas may now go back, for the inverse of the proved pair.
+    if (this.#bidi) this.#options.bidirectional?.(this, receiving, originating);
   }
 
   /** XEP-0220 §2.2–§2.4: the peer says it is `from`; its authoritative server must agree. */

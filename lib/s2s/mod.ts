@@ -33,6 +33,8 @@ export interface S2sConfig {
   staticRoutes: Map<string, { host: string; port: number }>;
   /** A DNS server to ask instead of the system's, "ip:port"; "" for the system's. */
   dnsServer: string;
+  /** XEP-0288: offer and use bidirectional streams. */
+  bidirectional: boolean;
   connectTimeoutS: number;
   negotiationTimeoutS: number;
   idleTimeoutS: number;
@@ -84,7 +86,8 @@ const count = (key: string, value: unknown) => integer(key, value, 1, 1_000_000_
 /** The module. */
 export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
   name: "s2s",
-  description: "Federation with other XMPP servers (RFC 6120 s2s, XEP-0220 dialback, XEP-0178)",
+  description:
+    "Federation with other XMPP servers (RFC 6120 s2s, XEP-0220 dialback, XEP-0178, XEP-0288)",
   dependsOn: [],
   options: {
     port: { default: 5269, read: portOrOff },
@@ -111,6 +114,7 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
       default: "",
       read: (key, value) => value === "" ? "" : (hostPort(key, value), value as string),
     },
+    bidirectional: { default: true, read: boolean },
     connectTimeoutS: { default: 10, read: seconds(600) },
     negotiationTimeoutS: { default: 30, read: seconds(600) },
     idleTimeoutS: { default: 300, read: seconds(86_400) },
@@ -153,6 +157,7 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
         maxQueueStanzas: config.maxQueueStanzas,
         maxQueueBytes: config.maxQueueBytes,
         retryAfterMs: config.retryAfterS * 1000,
+        bidirectional: config.bidirectional,
         limits: { maxStanzaBytes: config.maxStanzaBytes, maxDepth: 64 },
         transportLimits: {
           maxSendQueueBytes: config.maxSendQueueBytes,

@@ -10,7 +10,17 @@ import { el, type Element } from "../xml/element.ts";
 import type { TrustStore } from "./certificates.ts";
 import type { DialbackKeys } from "./dialback.ts";
 import { resolveHost, type ResolverOptions, resolveServer, type ServerTarget } from "./resolve.ts";
-import { NS_DIALBACK, NS_DIALBACK_FEATURE, S2sStream, type S2sStreamLimits } from "./stream.ts";
+import { parseJid } from "../jid/jid.ts";
+import {
+  fromWire,
+  isStanza,
+  NS_BIDI,
+  NS_BIDI_FEATURE,
+  NS_DIALBACK,
+  NS_DIALBACK_FEATURE,
+  S2sStream,
+  type S2sStreamLimits,
+} from "./stream.ts";
 
 /** ALPN protocol of server connections over direct TLS (XEP-0368 §3). */
 export const ALPN_XMPP_SERVER = "xmpp-server";
@@ -38,6 +48,11 @@ export interface OutboundEvents {
   ready(stream: OutboundStream, how: string): void;
   /** The answer to a db:verify we sent. */
   verified(id: string, valid: boolean): void;
+  /**
+   * XEP-0288: a stanza the peer sent back over this bidirectional stream, already checked to
+   * come from its domain to ours.
+   */
+  stanza?(stanza: Element): void;
   /** The stream is over; `problem` says why when it never became ready or failed. */
   ended(stream: OutboundStream, problem?: { condition: string; text: string }): void;
 }
@@ -109,6 +124,8 @@ export class OutboundStream extends S2sStream {
   #certificateProblem: string | null = null;
   #triedExternal = false;
   #verifiable = false;
+  /** XEP-0288: we asked for stanzas to come back over this stream. */
+  #bidi = false;
   #problem: { condition: string; text: string } | undefined;
 
   constructor(
@@ -200,6 +217,7 @@ export class OutboundStream extends S2sStream {
       if (id !== undefined) this.#events.verified(id, element.attrs.type === "valid");
       return;
     }
+    if (isStanza(element) && this.#bidi && this.#phase === "ready") return this.#stanza(element);
     // Without a bidirectional stream (XEP-0288), nothing else may come this way.
     this.closeWithError("unsupported-stanza-type", "This stream carries stanzas the other way");
   }
@@ -219,6 +237,14 @@ export class OutboundStream extends S2sStream {
       this.#certificateProblem = "no TLS";
     }
     this.#phase = "authenticating";
+    // XEP-0288 §2.2: asked for before authentication, once TLS is up.
+    if (
+      !this.#bidi && this.#events.stanza !== undefined &&
+      features.getChild("bidi", NS_BIDI_FEATURE) !== undefined
+    ) {
+      this.#bidi = true;
+      this.write(`<bidi xmlns='${NS_BIDI}'/>`);
+    }
     this.#verifiable = true;
     this.#events.verifiable(this);
     if (this.#certificateProblem !== null && !this.#options.allowsDialbackOnly(this.remote)) {
@@ -292,9 +318,36 @@ export class OutboundStream extends S2sStream {
     }
   }
 
+  /**
+   * XEP-0288 §2.2: the peer may send only for what it proved, the inverse of our pair: from its
+   * domain to ours. Anything else ends the stream (RFC 6120 §4.9.3.9, §4.9.3.6).
+   */
+  #stanza(stanza: Element): void {
+    let from: string;
+    let to: string;
+    try {
+      const fromJid = parseJid(stanza.attrs.from ?? "");
+      const toJid = parseJid(stanza.attrs.to ?? "");
+      if (fromJid.domain !== this.remote || toJid.domain !== this.local) {
+        this.log(`refused a stanza from ${fromJid.domain} to ${toJid.domain} on a bidi stream`);
+        return this.closeWithError(
+          fromJid.domain !== this.remote ? "invalid-from" : "host-unknown",
+          `Only ${this.remote} → ${this.local} may come over this stream`,
+        );
+      }
+      from = fromJid.full;
+      to = toJid.full;
+    } catch {
+      return this.closeWithError("improper-addressing", "A stanza needs a valid 'from' and 'to'");
+    }
+    stanza.attrs.from = from;
+    stanza.attrs.to = to;
+    this.#events.stanza?.(fromWire(stanza));
+  }
+
   #ready(how: string): void {
     this.#phase = "ready";
-    this.log(`authenticated (${how})`);
+    this.log(`authenticated (${how}${this.#bidi ? ", bidirectional" : ""})`);
     this.#events.ready(this, how);
   }
 

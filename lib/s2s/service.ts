@@ -33,6 +33,8 @@ export interface S2sSettings {
   maxQueueBytes: number;
   /** After a failed attempt, stanzas to that domain bounce at once for this long. */
   retryAfterMs: number;
+  /** XEP-0288: offer and use bidirectional streams. */
+  bidirectional: boolean;
   limits: S2sStreamLimits;
   transportLimits: TransportLimits;
   authenticatedRate: { perSecond: number; burst: number };
@@ -57,6 +59,8 @@ class Route {
   readonly local: string;
   readonly remote: string;
   stream: OutboundStream | null = null;
+  /** XEP-0288: an incoming stream the peer made bidirectional, usable instead of our own. */
+  carrier: InboundStream | null = null;
   connecting = false;
   queue: { stanza: Element; xml: string }[] = [];
   queuedBytes = 0;
@@ -120,6 +124,24 @@ export class S2sService {
     };
   }
 
+  /** Hands a stanza from another server to the router. */
+  #deliver = (stanza: Element): void => {
+    const routed = this.#options.router.route(stanza);
+    if (routed instanceof Promise) routed.catch(() => {});
+  };
+
+  /** XEP-0288: `stream` may carry stanzas from `local` to `remote`; what waits goes now. */
+  #bidirectional = (stream: InboundStream, local: string, remote: string): void => {
+    if (!this.isLocal(local)) return;
+    const route = this.#route(local, remote);
+    route.carrier = stream;
+    route.failure = null;
+    const queued = route.queue;
+    route.queue = [];
+    route.queuedBytes = 0;
+    for (const { xml } of queued) stream.write(xml);
+  };
+
   /** Sends a stanza to another server; called by the router for every non-local domain. */
   send(stanza: Element): void {
     const from = domainOf(stanza.attrs.from);
@@ -133,6 +155,9 @@ export class S2sService {
     const route = this.#route(from, to);
     route.lastUsed = Date.now();
     if (route.stream?.isReady) return route.stream.write(toWire(stanza));
+    if (route.carrier !== null && !route.carrier.isClosing) {
+      return route.carrier.write(toWire(stanza));
+    }
     if (route.failure !== null && Date.now() < route.failedUntil) {
       return this.#bounce(stanza, route.failure.condition, route.failure.text);
     }
@@ -184,16 +209,19 @@ export class S2sService {
       keys: this.#options.keys,
       verifyDialback: (receiving, originating, id, key) =>
         this.verifyDialback(receiving, originating, id, key),
-      route: (stanza) => {
-        const routed = this.#options.router.route(stanza);
-        if (routed instanceof Promise) routed.catch(() => {});
-      },
+      route: this.#deliver,
+      bidirectional: settings.bidirectional ? this.#bidirectional : undefined,
       limits: settings.limits,
       authenticatedRate: settings.authenticatedRate,
       negotiationTimeoutMs: settings.negotiationTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       log: this.#options.log,
-      ended: (ended) => this.#inbound.delete(ended),
+      ended: (ended) => {
+        this.#inbound.delete(ended);
+        for (const route of this.#routes.values()) {
+          if (route.carrier === ended) route.carrier = null;
+        }
+      },
     });
     this.#inbound.add(stream);
   }
@@ -243,6 +271,7 @@ export class S2sService {
           for (const { xml } of queued) route.stream!.write(xml);
         },
         verified: (id, valid) => route.verifies.get(id)?.done(valid),
+        stanza: settings.bidirectional ? this.#deliver : undefined,
         ended: (stream, problem) => {
           clearTimeout(deadline);
           if (route.stream === stream) route.stream = null;

@@ -13,6 +13,10 @@ export const NS_DIALBACK = "jabber:server:dialback";
 /** XEP-0220 §2.1: the stream feature that says dialback is offered (with error support). */
 export const NS_DIALBACK_FEATURE = "urn:xmpp:features:dialback";
 
+/** XEP-0288: the stream feature, and the element that turns bidirectionality on. */
+export const NS_BIDI_FEATURE = "urn:xmpp:features:bidi";
+export const NS_BIDI = "urn:xmpp:bidi";
+
 /** Limits of one s2s stream. */
 export interface S2sStreamLimits {
   maxStanzaBytes: number;

@@ -1,14 +1,16 @@
 // Entity Capabilities (XEP-0115): the server's own caps as a stream feature (§6.3) with its
-// disco#info at node#ver (§6.2), and the verified caps of the clients' available presence
-// (§5.4), which PEP reads for its notification filtering (XEP-0163 §4.2).
+// disco#info at node#ver (§6.2), and the verified caps of the available presence of local
+// clients and of remote entities (federation) that send it to local accounts (§5.4), which PEP
+// reads for its notification filtering (XEP-0163 §4.2), to local and remote contacts alike.
 import { createHash } from "node:crypto";
+import { type Jid, tryParseJid } from "../jid/jid.ts";
 import { Priority } from "../router/hooks.ts";
 import type { IqHandler } from "../router/iq.ts";
 import type { Router } from "../router/router.ts";
 import type { BoundSession } from "../router/session.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
-import { el } from "../xml/element.ts";
+import { el, type Element } from "../xml/element.ts";
 import { capsString, capsVer, supportedHash } from "./ver.ts";
 
 /** The `node` of the server's own `<c/>`: the software that generates it (XEP-0115 §4). */
@@ -27,17 +29,44 @@ const QUERY_PATIENCE_MS = 30_000;
 export interface CapsOptions {
   /** Verified verification strings kept (least recently used dropped first). */
   maxCachedHashes: number;
+  /**
+   * Remote full JIDs tracked at most (the oldest forgotten first), since no stream end tells
+   * when a remote entity is gone without its unavailable presence. Default: `maxCachedHashes`.
+   */
+  maxRemoteEntities?: number;
   /** The clock, for tests. */
   now?: () => number;
   log: (line: string) => void;
 }
 
-/** What the caps module offers: the features of each available resource. */
+/**
+ * What the caps module offers: the features of each available resource, a local session's or a
+ * remote full JID's whose available presence reached a local account.
+ */
 export interface CapsApi {
-  /** The features of a session from its verified caps; undefined while unknown or without caps. */
+  /**
+   * The features of a local session or remote entity from its verified caps; undefined while
+   * unknown or without caps.
+   */
   features(fullJid: string): ReadonlySet<string> | undefined;
-  /** Whether a session asked for notifications of `node` (`<node>+notify`, XEP-0163 §4.2). */
+  /**
+   * Whether a local session or remote entity asked for notifications of `node` (`<node>+notify`,
+   * XEP-0163 §4.2).
+   */
   wantsNotify(fullJid: string, node: string): boolean;
+  /**
+   * The remote full JIDs (another domain) whose last presence to the local account `bare` was
+   * available: those PEP may notify for that account (XEP-0163 §4.3.1).
+   */
+  remotesAvailableTo(bare: string): Iterable<string>;
+  /**
+   * Like {@linkcode CapsApi.onNotifyAdded}, for remote entities: `jid` (a remote full JID) now
+   * wants `nodes` from the local accounts `accounts` (bare JIDs): new interests for every account
+   * it sent presence to, or all its interests for accounts it just sent its first presence to.
+   */
+  onRemoteNotifyAdded(
+    listener: (jid: string, accounts: ReadonlySet<string>, nodes: ReadonlySet<string>) => void,
+  ): void;
   /**
    * Calls `listener` when a session's `+notify` interests grow: its first available presence
    * with known caps, a verification answered, a presence with new caps. `nodes` are the added
@@ -56,7 +85,14 @@ interface Known {
 }
 
 interface Tracked {
-  session: BoundSession;
+  /** The local session; undefined for a remote entity. */
+  session: BoundSession | undefined;
+  /** The full JID. */
+  jid: string;
+  /** The bare JID the query comes from: the session's own, or an account the remote told. */
+  asker: string;
+  /** For a remote entity: the local accounts (bare JIDs) its available presence reached. */
+  sentTo: Set<string>;
   /** `hash ver` of its last available presence, or "" without usable caps. */
   key: string;
   /** `node#ver`, where the entity answers for that verification string. */
@@ -78,21 +114,30 @@ function known(features: Iterable<string>): Known {
 
 /**
  * Installs entity capabilities on `router`: the `<c/>` stream feature, the server's disco#info
- * at its caps node, and the tracking of clients' caps. The server's `ver` is computed from the
- * disco#info answer itself each time a stream asks for features (cheap, cached by S), so that
- * it covers the features of modules started after this one.
+ * at its caps node, and the tracking of clients' caps, local and remote. The server's `ver` is
+ * computed from the disco#info answer itself each time a stream asks for features (cheap, cached
+ * by S), so that it covers the features of modules started after this one.
  */
 export function capsModule(router: Router, options: CapsOptions): CapsApi {
   const now = options.now ?? (() => performance.now());
   const log = options.log;
   const serverVer = serverCaps(router);
+  const maxRemotes = options.maxRemoteEntities ?? options.maxCachedHashes;
 
   /** Verified strings, in least-recently-used order (a Map keeps insertion order). */
   const cache = new Map<string, Known>();
-  /** Open queries by verification key: who was asked, when. */
+  /** Open queries by verification key: who was asked (full JID), from which bare JID, when. */
   const pending = new Map<string, { to: string; from: string; at: number }>();
   const sessions = new Map<string, Tracked>();
+  /** Remote entities by full JID, oldest presence first; and by the local accounts told. */
+  const remotes = new Map<string, Tracked>();
+  const remotesByAccount = new Map<string, Set<string>>();
   const listeners: ((session: BoundSession, nodes: ReadonlySet<string>) => void)[] = [];
+  const remoteListeners: ((
+    jid: string,
+    accounts: ReadonlySet<string>,
+    nodes: ReadonlySet<string>,
+  ) => void)[] = [];
 
   const remember = (key: string, value: Known) => {
     cache.delete(key);
@@ -104,18 +149,27 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
     if (value !== undefined) remember(key, value);
     return value;
   };
-  const emit = (session: BoundSession, nodes: ReadonlySet<string>) => {
+  const guarded = (jid: string, call: () => void) => {
+    try {
+      call();
+    } catch (error) {
+      log(
+        `error in caps listener for ${jid}: ${
+          error instanceof Error ? error.stack ?? error.message : String(error)
+        }`,
+      );
+    }
+  };
+  const emit = (tracked: Tracked, nodes: ReadonlySet<string>, accounts = tracked.sentTo) => {
     if (nodes.size === 0) return;
-    for (const listener of listeners) {
-      try {
-        listener(session, nodes);
-      } catch (error) {
-        log(
-          `error in caps listener for ${session.jid.full}: ${
-            error instanceof Error ? error.stack ?? error.message : String(error)
-          }`,
-        );
-      }
+    const session = tracked.session;
+    if (session !== undefined) {
+      for (const listener of listeners) guarded(tracked.jid, () => listener(session, nodes));
+      return;
+    }
+    if (accounts.size === 0) return;
+    for (const listener of remoteListeners) {
+      guarded(tracked.jid, () => listener(tracked.jid, accounts, nodes));
     }
   };
   const update = (tracked: Tracked, next: Known | undefined) => {
@@ -123,7 +177,32 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
     tracked.known = next;
     const added = new Set<string>();
     for (const node of next?.notify ?? []) if (!before.has(node)) added.add(node);
-    emit(tracked.session, added);
+    emit(tracked, added);
+  };
+
+  /** §5.4 step 1: the key of a presence's `<c/>`, "" without usable caps; and where to ask. */
+  const capsOf = (stanza: Element): { key: string; at: string } => {
+    const c = stanza.getChild("c", NS.CAPS);
+    const hash = c?.attrs.hash;
+    const ver = c?.attrs.ver;
+    const node = c?.attrs.node;
+    // Without 'hash' the legacy format, which is not supported: no caps.
+    const key = hash !== undefined && ver !== undefined && node !== undefined &&
+        supportedHash(hash)
+      ? `${hash} ${ver}`
+      : "";
+    return { key, at: `${node}#${ver}` };
+  };
+  /** A presence with caps `key` from `tracked`: known at once, or asked for. */
+  const learn = (tracked: Tracked, key: string, at: string) => {
+    tracked.key = key;
+    tracked.at = at;
+    if (key === "") return update(tracked, undefined);
+    const cached = lookup(key);
+    if (cached !== undefined) return update(tracked, cached);
+    const open = pending.get(key);
+    if (open !== undefined && now() - open.at < QUERY_PATIENCE_MS) return;
+    ask(tracked);
   };
 
   router.hooks.on("presence-broadcast", ({ stanza, origin }) => {
@@ -132,62 +211,99 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
       sessions.delete(full);
       return;
     }
-    const c = stanza.getChild("c", NS.CAPS);
-    const hash = c?.attrs.hash;
-    const ver = c?.attrs.ver;
-    const node = c?.attrs.node;
-    // §5.4 step 1: without 'hash' the legacy format, which is not supported: no caps.
-    const key = hash !== undefined && ver !== undefined && node !== undefined &&
-        supportedHash(hash)
-      ? `${hash} ${ver}`
-      : "";
+    const { key, at } = capsOf(stanza);
     let tracked = sessions.get(full);
     if (tracked !== undefined && tracked.session !== origin) tracked = undefined;
     if (tracked !== undefined && tracked.key === key) return;
     if (tracked === undefined) {
-      tracked = { session: origin, key, at: "", known: undefined };
+      tracked = newTracked(origin, full, origin.jid.bare);
       sessions.set(full, tracked);
     }
-    tracked.key = key;
-    tracked.at = `${node}#${ver}`;
-    if (key === "") return update(tracked, undefined);
-    const cached = lookup(key);
-    if (cached !== undefined) return update(tracked, cached);
-    const open = pending.get(key);
-    if (open !== undefined && now() - open.at < QUERY_PATIENCE_MS) return;
-    ask(tracked);
+    learn(tracked, key, at);
   }, Priority.DEFAULT);
 
-  /** §5.4 step 3.1: ask the entity itself, at node#ver, from its own account. */
+  /** Forgets a remote entity, or only that it told `account`; its open queries go too. */
+  const forgetRemote = (jid: string, account?: string) => {
+    const tracked = remotes.get(jid);
+    if (tracked === undefined) return;
+    for (const bare of account === undefined ? [...tracked.sentTo] : [account]) {
+      tracked.sentTo.delete(bare);
+      const set = remotesByAccount.get(bare);
+      set?.delete(jid);
+      if (set?.size === 0) remotesByAccount.delete(bare);
+    }
+    if (tracked.sentTo.size > 0) return;
+    remotes.delete(jid);
+    for (const [key, open] of pending) if (open.to === jid) pending.delete(key);
+  };
+
+  // Presence from a remote entity to a local account (XEP-0115 §5.4 for federated contacts):
+  // observed after access control (a blocked sender's presence never gets here), not consumed.
+  router.hooks.on("inbound", ({ stanza, to }) => {
+    if (stanza.name !== "presence") return;
+    const type = stanza.attrs.type;
+    if (type !== undefined && type !== "unavailable") return;
+    const from = tryParseJid(stanza.attrs.from);
+    if (from === null || from.resource === "" || isLocal(from)) return;
+    if (type === "unavailable") return void forgetRemote(from.full, to.bare);
+    remoteAvailable(from.full, to.bare, stanza);
+  }, Priority.LATE);
+
+  const isLocal = (jid: Jid) => jid.domain === router.domain;
+
+  const remoteAvailable = (full: string, account: string, stanza: Element) => {
+    const { key, at } = capsOf(stanza);
+    let tracked = remotes.get(full);
+    if (tracked === undefined) {
+      tracked = newTracked(undefined, full, account);
+      remotes.set(full, tracked);
+      while (remotes.size > maxRemotes) forgetRemote(remotes.keys().next().value!);
+    }
+    const told = !tracked.sentTo.has(account);
+    if (told) {
+      tracked.sentTo.add(account);
+      let set = remotesByAccount.get(account);
+      if (set === undefined) remotesByAccount.set(account, set = new Set());
+      set.add(full);
+    }
+    if (tracked.key === key && tracked.known !== undefined) {
+      // Same caps, a new account told: that account's contacts' interests are new to it.
+      if (told) emit(tracked, tracked.known.notify, new Set([account]));
+      return;
+    }
+    if (tracked.key === key && tracked.at === at && pending.has(key)) return;
+    learn(tracked, key, at);
+  };
+
+  /** §5.4 step 3.1: ask the entity itself, at node#ver, from its own account or one it told. */
   const ask = (tracked: Tracked) => {
-    const { session } = tracked;
-    pending.set(tracked.key, { to: session.jid.full, from: session.jid.bare, at: now() });
+    pending.set(tracked.key, { to: tracked.jid, from: tracked.asker, at: now() });
     router.route(el(
       "iq",
-      { type: "get", id: CAPS_QUERY_ID, from: session.jid.bare, to: session.jid.full },
+      { type: "get", id: CAPS_QUERY_ID, from: tracked.asker, to: tracked.jid },
       el("query", { xmlns: NS.DISCO_INFO, node: tracked.at }),
     ));
   };
   /** §5.4 3.9: after a wrong or missing answer, ask another resource that sent the same. */
-  const askAnother = (key: string, not: BoundSession) => {
-    for (const tracked of sessions.values()) {
-      if (tracked.key === key && tracked.known === undefined && tracked.session !== not) {
+  const askAnother = (key: string, not: string) => {
+    for (const tracked of [...sessions.values(), ...remotes.values()]) {
+      if (tracked.key === key && tracked.known === undefined && tracked.jid !== not) {
         return ask(tracked);
       }
     }
   };
 
-  // The answer: an iq result from the asked session to its own bare JID.
-  router.hooks.on("client-stanza", ({ stanza, origin }) => {
-    if (stanza.name !== "iq" || stanza.attrs.id !== CAPS_QUERY_ID) return false;
-    const type = stanza.attrs.type;
-    if (type !== "result" && type !== "error") return false;
+  /**
+   * An answer (iq result or error) from `jid` to `to` (the bare JID it was asked from, or
+   * undefined for its own account): true when it answered an open query.
+   */
+  const answered = (stanza: Element, jid: string, to: string | undefined): boolean => {
     for (const [key, open] of pending) {
-      if (open.to !== origin.jid.full || (stanza.attrs.to ?? open.from) !== open.from) continue;
+      if (open.to !== jid || (to ?? open.from) !== open.from) continue;
       pending.delete(key);
       const query = stanza.getChild("query", NS.DISCO_INFO);
-      if (type === "error" || query === undefined) {
-        askAnother(key, origin);
+      if (stanza.attrs.type === "error" || query === undefined) {
+        askAnother(key, jid);
         return true;
       }
       const [hash, ver] = key.split(" ");
@@ -197,14 +313,31 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
       // the answer describes that resource alone.
       const valid = capsVer(query, hash) === ver && features.length <= MAX_CACHED_FEATURES;
       if (valid) remember(key, answer);
-      for (const tracked of sessions.values()) {
+      for (const tracked of [...sessions.values(), ...remotes.values()]) {
         if (tracked.key !== key || tracked.known !== undefined) continue;
-        if (valid || tracked.session === origin) update(tracked, answer);
+        if (valid || tracked.jid === jid) update(tracked, answer);
       }
-      if (!valid) askAnother(key, origin);
+      if (!valid) askAnother(key, jid);
       return true;
     }
     return false;
+  };
+  const isAnswer = (stanza: Element) =>
+    stanza.name === "iq" && stanza.attrs.id === CAPS_QUERY_ID &&
+    (stanza.attrs.type === "result" || stanza.attrs.type === "error");
+
+  // The answer of a local session: an iq from it to its own bare JID.
+  router.hooks.on("client-stanza", ({ stanza, origin }) => {
+    if (!isAnswer(stanza)) return false;
+    return answered(stanza, origin.jid.full, stanza.attrs.to);
+  }, Priority.DEFAULT);
+
+  // The answer of a remote entity: an iq to the local account's bare JID it was asked from.
+  router.hooks.on("inbound", ({ stanza, to }) => {
+    if (!isAnswer(stanza) || to.resource !== "") return false;
+    const from = stanza.attrs.from;
+    if (from === undefined || !remotes.has(from)) return false;
+    return answered(stanza, from, to.bare);
   }, Priority.DEFAULT);
 
   router.onSessionEnded((session) => {
@@ -214,19 +347,26 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
     for (const [key, open] of pending) {
       if (open.to !== session.jid.full) continue;
       pending.delete(key);
-      askAnother(key, session);
+      askAnother(key, session.jid.full);
     }
   });
 
+  const trackedOf = (full: string) => sessions.get(full) ?? remotes.get(full);
   return {
-    features: (full) => sessions.get(full)?.known?.features,
-    wantsNotify: (full, node) => sessions.get(full)?.known?.notify.has(node) ?? false,
+    features: (full) => trackedOf(full)?.known?.features,
+    wantsNotify: (full, node) => trackedOf(full)?.known?.notify.has(node) ?? false,
+    remotesAvailableTo: (bare) => [...remotesByAccount.get(bare) ?? []],
     onNotifyAdded: (listener) => void listeners.push(listener),
+    onRemoteNotifyAdded: (listener) => void remoteListeners.push(listener),
     serverVer,
     get cachedHashes() {
       return cache.size;
     },
   };
+}
+
+function newTracked(session: BoundSession | undefined, jid: string, asker: string): Tracked {
+  return { session, jid, asker, sentTo: new Set(), key: "", at: "", known: undefined };
 }
 
 /**

@@ -17,7 +17,6 @@ import { accountReply, accountTarget } from "../modules/account_iq.ts";
 import { Priority } from "../router/hooks.ts";
 import type { IqContext, IqHandler } from "../router/iq.ts";
 import type { Router } from "../router/router.ts";
-import type { BoundSession } from "../router/session.ts";
 import { NS } from "../stanza/ns.ts";
 import { StanzaError } from "../stanza/stanza_error.ts";
 import { el, type Element } from "../xml/element.ts";
@@ -229,6 +228,14 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     for (const [contact, item] of rosters.items(username)) {
       if (!hasFrom(item) || !contact.endsWith("@" + domain)) continue;
       if (mayAccess(username, contact, node, config)) add(contact);
+    }
+    // Remote contacts (federation): the resources whose available presence reached the owner.
+    for (const full of caps.remotesAvailableTo(owner)) {
+      const bare = bareOf(full);
+      if (!caps.wantsNotify(full, node) || !hasFrom(rosters.item(username, bare))) continue;
+      if (!mayAccess(username, bare, node, config)) continue;
+      found.add(full);
+      accounts.add(bare);
     }
     for (const jid of store.subscribers(username, node)) {
       const bare = jid.split("/")[0];
@@ -683,12 +690,25 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
   router.iq.on("account", "pubsub", NS.PUBSUB, handle);
   router.iq.on("account", "pubsub", NS.PUBSUB_OWNER, handle);
 
-  /** The last item of `node` to one session, if there is one and it may have it (§4.3.4). */
-  const sendLast = (username: string, session: BoundSession, node: string) => {
+  /**
+   * The available resources (full JIDs) of `contact`: its sessions when local, when remote
+   * those whose available presence reached `owner` (local).
+   */
+  const availableResources = (owner: string, contact: string): string[] =>
+    contact.endsWith("@" + domain)
+      ? router.sessionsOf(contact).filter((session) => session.presence !== null)
+        .map((session) => session.jid.full)
+      : [...caps.remotesAvailableTo(owner)].filter((full) => bareOf(full) === contact);
+
+  /**
+   * The last item of `node` to one resource (`full`, a local session's or a remote one's), if
+   * there is one and it may have it (§4.3.4).
+   */
+  const sendLast = (username: string, full: string, node: string) => {
     const config = store.node(username, node);
     if (config === undefined || config.sendLastPublishedItem !== "on_sub_and_presence") return;
     if (!config.deliverNotifications) return;
-    const bare = session.jid.bare;
+    const bare = bareOf(full);
     if (bare !== `${username}@${domain}`) {
       if (!hasFrom(rosters.item(username, bare)) || !mayAccess(username, bare, node, config)) {
         return;
@@ -698,7 +718,7 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     if (last === undefined) return;
     send(
       username,
-      session.jid.full,
+      full,
       el("items", { node }, itemElement(username, last, config)),
       last.published,
     );
@@ -712,7 +732,15 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       if (hasTo(item) && contact.endsWith("@" + domain)) accounts.push(contact.split("@")[0]);
     }
     for (const username of accounts) {
-      for (const node of nodes) sendLast(username, session, node);
+      for (const node of nodes) sendLast(username, session.jid.full, node);
+    }
+  });
+  // The same for a remote contact's resource, from each local account it sent presence to.
+  caps.onRemoteNotifyAdded((jid, owners, nodes) => {
+    for (const owner of owners) {
+      const [username, ownerDomain] = owner.split("@");
+      if (ownerDomain !== domain) continue;
+      for (const node of nodes) sendLast(username, jid, node);
     }
   });
 
@@ -729,9 +757,9 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
     } catch {
       return false;
     }
-    if (!other.endsWith("@" + domain)) return false;
-    // subscribed: the sender lets `other` see its presence; subscribe: `other` may have
-    // pre-approved the sender (RFC 6121 §3.4).
+    // subscribed: the sender lets `other` (local or remote) see its presence; subscribe:
+    // `other`, local, may have pre-approved the sender (RFC 6121 §3.4).
+    if (type === "subscribe" && !other.endsWith("@" + domain)) return false;
     const [owner, contact] = type === "subscribed"
       ? [origin.jid.bare, other]
       : [other, origin.jid.bare];
@@ -741,10 +769,9 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       try {
         if (!hasFrom(rosters.item(username, contact))) return;
         const nodes = store.nodes(username).map(({ node }) => node);
-        for (const session of router.sessionsOf(contact)) {
-          if (session.presence === null) continue;
+        for (const full of availableResources(owner, contact)) {
           for (const node of nodes) {
-            if (caps.wantsNotify(session.jid.full, node)) sendLast(username, session, node);
+            if (caps.wantsNotify(full, node)) sendLast(username, full, node);
           }
         }
       } catch (error) {
@@ -784,6 +811,12 @@ export function pepModule(router: Router, options: PepOptions): PepApi {
       listeners.push(listener);
     },
   };
+}
+
+/** The bare part of a full JID already prepared (a bound session's, a remote presence's). */
+function bareOf(full: string): string {
+  const slash = full.indexOf("/");
+  return slash < 0 ? full : full.slice(0, slash);
 }
 
 /** The `jid` of a subscribe or unsubscribe: the requester's own (§6.1.3.1: invalid-jid). */

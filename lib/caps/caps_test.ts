@@ -147,3 +147,66 @@ Deno.test("without disco, caps offers no stream feature but still tracks clients
   assert.equal(router.streamFeatures.some((f) => f.name === "c"), false);
   assert.equal(caps.serverVer(), "");
 });
+
+Deno.test("a remote entity's caps: asked from the account it told, answered to that account, forgotten on unavailable", async () => {
+  const { router, caps } = setup();
+  const sent: Element[] = [];
+  router.setRemote({ send: (stanza) => void sent.push(stanza) });
+  const notified: [string, string[], string[]][] = [];
+  caps.onRemoteNotifyAdded((jid, accounts, nodes) =>
+    notified.push([jid, [...accounts], [...nodes]])
+  );
+  const query = info("urn:tune", "urn:tune+notify");
+  const ver = capsVer(query, "sha-1")!;
+  const remote = "bob@remote.example/desk";
+  await router.route(presence(ver).clone({ from: remote, to: "alice@localhost" }));
+  // Asked from alice's bare JID (the account it told), at node#ver.
+  const asked = sent.find((stanza) => stanza.name === "iq")!;
+  assert.equal(asked.attrs.from, "alice@localhost");
+  assert.equal(asked.attrs.to, remote);
+  assert.equal(asked.getChild("query", NS.DISCO_INFO)!.attrs.node, `urn:t#${ver}`);
+  assert.equal(caps.wantsNotify(remote, "urn:tune"), false);
+  // An answer to another account is not the answer.
+  const answer = (to: string) =>
+    el("iq", { type: "result", id: CAPS_QUERY_ID, from: remote, to }, query.clone());
+  await router.route(answer("carol@localhost"));
+  assert.equal(caps.wantsNotify(remote, "urn:tune"), false);
+  await router.route(answer("alice@localhost"));
+  assert.equal(caps.wantsNotify(remote, "urn:tune"), true);
+  assert.deepEqual([...caps.remotesAvailableTo("alice@localhost")], [remote]);
+  assert.deepEqual(notified, [[remote, ["alice@localhost"], ["urn:tune"]]]);
+  // The same caps to another account: known already, and new to that account only.
+  await router.route(presence(ver).clone({ from: remote, to: "carol@localhost" }));
+  assert.deepEqual(notified[1], [remote, ["carol@localhost"], ["urn:tune"]]);
+  // A repeated presence triggers nothing.
+  await router.route(presence(ver).clone({ from: remote, to: "alice@localhost" }));
+  assert.equal(notified.length, 2);
+  await router.route(
+    el("presence", { from: remote, to: "alice@localhost", type: "unavailable" }),
+  );
+  assert.deepEqual([...caps.remotesAvailableTo("alice@localhost")], []);
+  assert.equal(caps.wantsNotify(remote, "urn:tune"), true); // carol still has it
+  await router.route(
+    el("presence", { from: remote, to: "carol@localhost", type: "unavailable" }),
+  );
+  assert.equal(caps.wantsNotify(remote, "urn:tune"), false);
+});
+
+Deno.test("remote entities tracked are bounded: the oldest is forgotten first", async () => {
+  const router = new Router({ domain: "localhost", accountExists: () => true, log: () => {} });
+  const caps = capsModule(router, {
+    maxCachedHashes: 10,
+    maxRemoteEntities: 2,
+    log: (line) => assert.fail(line),
+  });
+  router.setRemote({ send: () => {} });
+  for (const resource of ["1", "2", "3"]) {
+    await router.route(
+      el("presence", { from: `bob@remote.example/${resource}`, to: "alice@localhost" }),
+    );
+  }
+  assert.deepEqual([...caps.remotesAvailableTo("alice@localhost")], [
+    "bob@remote.example/2",
+    "bob@remote.example/3",
+  ]);
+});

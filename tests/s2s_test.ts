@@ -358,3 +358,42 @@ Deno.test("s2s: a peer whose certificate does not validate, and that is not allo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("s2s: a push notification (XEP-0357) reaches an app server on another server", async () => {
+  await using servers = await twoServers();
+  const { a, b } = servers;
+  const alice = await login(a.port, "alice@a.localhost/phone", "secret");
+  // Bob's session on B plays the app server (XEP-0357 §5: a pubsub service at a JID).
+  const app = await login(b.port, "bob@b.localhost/app", "secret");
+  try {
+    app.send("<presence/>");
+    await next(app, "presence");
+    alice.send(
+      "<iq type='set' id='push1'><enable xmlns='urn:xmpp:push:0' jid='bob@b.localhost/app' node='n1'/></iq>",
+    );
+    const enabled = await next(alice, "iq");
+    assert.equal(enabled.attrs.type, "result", enabled.toString());
+    alice.close();
+    // Offline now: a message for her is stored, and her app server is told.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sender = await login(b.port, "bob@b.localhost/desk", "secret");
+    try {
+      sender.send("<message to='alice@a.localhost' type='chat'><body>wake up</body></message>");
+      for (;;) {
+        const stanza = await next(app, "iq");
+        const publish = stanza.getChild("pubsub", "http://jabber.org/protocol/pubsub")
+          ?.getChild("publish");
+        if (publish === undefined) continue;
+        assert.equal(stanza.attrs.from, "alice@a.localhost");
+        assert.equal(publish.attrs.node, "n1");
+        app.send(`<iq type='result' id='${stanza.attrs.id}' to='alice@a.localhost'/>`);
+        break;
+      }
+    } finally {
+      sender.close();
+    }
+  } finally {
+    alice.close();
+    app.close();
+  }
+});

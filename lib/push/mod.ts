@@ -3,11 +3,11 @@
 // (the registrations, in `push_registrations`).
 /**
  * Reaching app servers: a notification is routed like any stanza to the JID the client enabled
- * (a full JID, a bare JID or a domain). Until the server federates, only local entities can be
- * reached: a push to a remote app server bounces `remote-server-not-found`, which disables the
- * registration (§8) as any error does. The tests use a second local account's session
- * (`pushserver@localhost/app`) as the app server; nothing here is specific to that, so real
- * app servers (Conversations' p2.siacs.eu, Monal's, Siskin's) work unchanged once s2s lands.
+ * (a full JID, a bare JID or a domain), locally or over federation (lib/s2s) to a remote app
+ * server (Conversations' p2.siacs.eu, Monal's, Siskin's). One that cannot be reached bounces
+ * `remote-server-not-found`, which disables the registration (§8) as any error does. The tests
+ * use a local account's session as the app server, and one on another server
+ * (tests/s2s_test.ts).
  *
  * Privacy (§10): `include_body` is off by default; the notification then names the sender and
  * counts the messages but carries no text through the app server and the platform's push

@@ -15,8 +15,8 @@
 // and the next message pushes at once.
 //
 // The notification is an iq set from the user's bare JID (as mod_cloud_notify; XEP-0357 0.3's
-// example uses the server's JID) routed like any stanza: to a local entity today, to a remote
-// app server once the server federates. Its answer comes back to the bare JID, where the
+// example uses the server's JID) routed like any stanza: to a local entity, or over federation
+// (lib/s2s) to a remote app server. Its answer comes back to the bare JID, where the
 // "inbound" hook recognises the ids this module tracks.
 import { type Jid, JidError, parseJid, tryParseJid } from "../jid/jid.ts";
 import type { Counter } from "../metrics/metrics.ts";

@@ -3,6 +3,7 @@
 // each other through static routes and authenticating by dialback (self-signed certificates
 // allowed by `insecure_domains`) or, given a test CA, by SASL EXTERNAL.
 import type { IssuedCertificate } from "./_ca.ts";
+import type { Config } from "../lib/config/config.ts";
 import { startTestServer, type TestServer } from "./_harness.ts";
 import { freePort } from "./bench/_foreign_server.ts";
 import type { ReplayClient } from "../lib/replay/client.ts";
@@ -17,6 +18,8 @@ export interface CaSetup {
 /** Starts a.localhost and b.localhost, each routing to the other; dispose to stop both. */
 export async function twoServers(
   ca?: CaSetup,
+  /** More `[s2s]` settings for both servers. */
+  s2s: Partial<Config["s2s"]> = {},
 ): Promise<{ a: TestServer; b: TestServer; [Symbol.asyncDispose](): Promise<void> }> {
   const ports = { a: freePort(), b: freePort() };
   const start = (name: "a" | "b", other: "a" | "b") =>
@@ -41,6 +44,7 @@ export async function twoServers(
             [`conference.${other}.localhost`, { host: "127.0.0.1", port: ports[other] }],
           ]),
           retryAfterS: 0,
+          ...s2s,
         });
       },
     });

@@ -57,6 +57,13 @@ export interface InboundOptions {
   bidirectional?(stream: InboundStream, local: string, remote: string): void;
 }
 
+/**
+ * Dialback requests one stream may have waiting for their verification, and domain pairs it may
+ * prove in all: each verification makes this server connect out, so a peer may not ask for many.
+ */
+const MAX_PENDING_DIALBACK = 4;
+const MAX_PAIRS = 32;
+
 /** One incoming s2s connection. */
 export class InboundStream extends S2sStream {
   /** The current stream's id (a new one for each stream header we send). */
@@ -69,6 +76,7 @@ export class InboundStream extends S2sStream {
   /** "originating receiving" pairs the peer has proved. */
   #pairs = new Set<string>();
   #saslDone = false;
+  #pendingDialback = 0;
   /** XEP-0288: the peer asked for stanzas to come back over this stream. */
   #bidi = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -271,7 +279,11 @@ export class InboundStream extends S2sStream {
         el("error", { type: "auth" }, el("not-authorized", { xmlns: NS.STANZA_ERRORS })),
       );
     }
+    if (this.#pendingDialback >= MAX_PENDING_DIALBACK || this.#pairs.size >= MAX_PAIRS) {
+      return this.closeWithError("policy-violation", "Too many dialback requests on one stream");
+    }
     let valid = false;
+    this.#pendingDialback++;
     try {
       valid = await this.#options.verifyDialback(to, from, this.id, key);
     } catch (error) {
@@ -283,6 +295,8 @@ export class InboundStream extends S2sStream {
         "error",
         el("error", { type: "cancel" }, el("remote-server-not-found", { xmlns: NS.STANZA_ERRORS })),
       );
+    } finally {
+      this.#pendingDialback--;
     }
     if (this.isClosing) return;
     if (!valid) {

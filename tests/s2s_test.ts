@@ -5,6 +5,7 @@
 import { strict as assert } from "node:assert";
 import { type AddressInfo, createServer } from "node:net";
 import { RawClient } from "./_raw_client.ts";
+import { parseOpenMetrics, sampleValue } from "./_openmetrics.ts";
 import { issueCertificate, makeTestCa } from "./_ca.ts";
 import { login } from "./_clients.ts";
 import { startTestServer } from "./_harness.ts";
@@ -33,6 +34,13 @@ Deno.test("s2s: chat between two Veronas, both directions, over dialback", async
     const authLines = [...a.log, ...b.log].filter((line) => line.includes("authenticated"));
     assert.ok(authLines.some((line) => line.includes("(dialback")), authLines.join("\n"));
     if (Deno.env.get("S2S_LOG")) console.log([...a.log, "----", ...b.log].join("\n"));
+    // /metrics counts the stanzas each way and the streams.
+    const response = await fetch(`http://127.0.0.1:${a.server.http!.port}/metrics`);
+    const metrics = parseOpenMetrics(await response.text());
+    assert.ok((sampleValue(metrics, "verona_s2s_stanzas_out_total") ?? 0) >= 1);
+    assert.ok((sampleValue(metrics, "verona_s2s_stanzas_in_total") ?? 0) >= 1);
+    assert.equal(sampleValue(metrics, "verona_s2s_outgoing_streams"), 1);
+    assert.equal(sampleValue(metrics, "verona_s2s_queued_stanzas"), 0);
   } finally {
     alice.close();
     bob.close();

@@ -132,7 +132,7 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
     rateBytes: { default: 4 * 1024 * 1024, read: count },
     burstBytes: { default: 8 * 1024 * 1024, read: count },
   },
-  async start({ config, server, router, log }) {
+  async start({ config, server, router, log, metrics }) {
     if (server.certificate === undefined) {
       log("s2s: off, since there is no certificate (unit tests)");
       return { api: null };
@@ -174,6 +174,28 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
       trust,
       keys,
       log,
+      counters: {
+        stanzasIn: metrics.counter("verona_s2s_stanzas_in", "Stanzas received from other servers"),
+        stanzasOut: metrics.counter(
+          "verona_s2s_stanzas_out",
+          "Stanzas for other servers (sent, queued or bounced)",
+        ),
+      },
+    });
+    metrics.gauge({
+      name: "verona_s2s_incoming_streams",
+      help: "Streams other servers opened to this one",
+      read: () => service.counts.inbound,
+    });
+    metrics.gauge({
+      name: "verona_s2s_outgoing_streams",
+      help: "Streams this server opened to others",
+      read: () => service.counts.outbound,
+    });
+    metrics.gauge({
+      name: "verona_s2s_queued_stanzas",
+      help: "Stanzas waiting for a stream to another server to be set up",
+      read: () => service.counts.queued,
     });
     let listener: Listener | null = null;
     if (config.port !== null) {

@@ -10,6 +10,7 @@ import {
   StanzaError,
 } from "../stanza/stanza_error.ts";
 import type { Transport, TransportLimits } from "../net/transport.ts";
+import type { Counter } from "../metrics/metrics.ts";
 import type { Element } from "../xml/element.ts";
 import type { TrustStore } from "./certificates.ts";
 import type { DialbackKeys } from "./dialback.ts";
@@ -49,6 +50,8 @@ export interface S2sServiceOptions {
   trust: TrustStore;
   keys: DialbackKeys;
   log(line: string): void;
+  /** Counts stanzas each way (`/metrics`); none are kept without it. */
+  counters?: { stanzasIn: Counter; stanzasOut: Counter };
 }
 
 /** How long a dialback verification may take before the answer counts as "invalid". */
@@ -126,6 +129,7 @@ export class S2sService {
 
   /** Hands a stanza from another server to the router. */
   #deliver = (stanza: Element): void => {
+    this.#options.counters?.stanzasIn.inc();
     const routed = this.#options.router.route(stanza);
     if (routed instanceof Promise) routed.catch(() => {});
   };
@@ -154,6 +158,7 @@ export class S2sService {
     }
     const route = this.#route(from, to);
     route.lastUsed = Date.now();
+    this.#options.counters?.stanzasOut.inc();
     if (route.stream?.isReady) return route.stream.write(toWire(stanza));
     if (route.carrier !== null && !route.carrier.isClosing) {
       return route.carrier.write(toWire(stanza));

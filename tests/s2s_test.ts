@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import { type AddressInfo, createServer } from "node:net";
 import { RawClient } from "./_raw_client.ts";
 import { parseOpenMetrics, sampleValue } from "./_openmetrics.ts";
+import { startTestDns } from "./_dns.ts";
 import { issueCertificate, makeTestCa } from "./_ca.ts";
 import { login } from "./_clients.ts";
 import { startTestServer } from "./_harness.ts";
@@ -403,5 +404,66 @@ Deno.test("s2s: a push notification (XEP-0357) reaches an app server on another 
   } finally {
     alice.close();
     app.close();
+  }
+});
+
+Deno.test("s2s: direct TLS (XEP-0368): a server found by its _xmpps-server record is reached over TLS from the first byte", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "verona-s2s-dtls-" });
+  const dns = await startTestDns();
+  try {
+    const testCa = await makeTestCa(dir);
+    const certs = {
+      a: await issueCertificate(testCa, "a.internal", dir),
+      b: await issueCertificate(testCa, "b.internal", dir),
+    };
+    const start = (name: "a" | "b") =>
+      startTestServer({
+        accounts: [[name === "a" ? "alice" : "bob", "secret"]],
+        configure: (config) => {
+          config.domain = `${name}.internal`;
+          config.tls.certFile = certs[name].certPath;
+          config.tls.keyFile = certs[name].keyPath;
+          Object.assign(config.s2s, {
+            directTlsPort: 0,
+            caFile: testCa.certPath,
+            dnsServer: `127.0.0.1:${dns.port}`,
+          });
+        },
+      });
+    await using a = await start("a");
+    await using b = await start("b");
+    for (const [name, server] of [["a", a], ["b", b]] as const) {
+      dns.set(`${name}.internal`, {
+        port: server.server.s2s!.port!,
+        directTlsPort: server.server.s2s!.directTlsPort!,
+      });
+    }
+    const alice = await login(a.port, "alice@a.internal/phone", "secret");
+    const bob = await login(b.port, "bob@b.internal/desk", "secret");
+    try {
+      bob.send("<presence/>");
+      await next(bob, "presence");
+      alice.send("<message to='bob@b.internal' type='chat'><body>over direct TLS</body></message>");
+      assert.equal((await next(bob, "message")).getChildText("body"), "over direct TLS");
+      assert.ok(
+        a.log.some((line) =>
+          line.includes("a.internal → b.internal: connected") &&
+          line.includes("over direct TLS")
+        ),
+        a.log.join("\n"),
+      );
+      assert.ok(
+        b.log.some((line) =>
+          line.includes("in a.internal authenticated a.internal → b.internal (SASL EXTERNAL")
+        ),
+        b.log.join("\n"),
+      );
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  } finally {
+    await dns.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -128,6 +128,7 @@ const MODULE_DEFAULTS = {
   s2s: {
     enabled: true,
     port: 5269,
+    directTlsPort: null,
     bind: "0.0.0.0",
     requireEncryption: true,
     secureAuth: true,

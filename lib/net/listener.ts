@@ -5,8 +5,7 @@
 // and uncounted when its Transport reports it released, which the transport does exactly once
 // whatever ends the connection.
 import { createServer, type Server, type Socket } from "node:net";
-import type { SecureContext } from "node:tls";
-import { Transport, type TransportLimits } from "./transport.ts";
+import { type DirectTls, Transport, type TransportLimits } from "./transport.ts";
 
 export interface ListenerOptions {
   /** Who connects here, for error messages (default "clients"). */
@@ -17,7 +16,7 @@ export interface ListenerOptions {
    * A second port, on the same address, whose connections are TLS from the first byte
    * (XEP-0368) with `secureContext`; they count against the same limits.
    */
-  directTls?: { port: number; secureContext: SecureContext };
+  directTls?: { port: number } & DirectTls;
   maxConnections: number;
   maxConnectionsPerIp: number;
   /** Bounds of each accepted connection (input shaping, send queue). */
@@ -49,10 +48,10 @@ export class Listener {
     if (directTls === undefined) return listener;
     try {
       listener.#directTls = await listenOn(
-        "clients over direct TLS (XEP-0368)",
+        `${options.what ?? "clients"} over direct TLS (XEP-0368)`,
         // Not read from until the TLS socket is layered on, so no ClientHello is lost.
         { hostname, port: directTls.port, pauseOnConnect: true },
-        (socket) => listener.#connected(socket, options, directTls.secureContext),
+        (socket) => listener.#connected(socket, options, directTls),
       );
     } catch (error) {
       await listener.close();
@@ -94,7 +93,7 @@ export class Listener {
     for (const transport of [...this.#open]) transport.destroy();
   }
 
-  #connected(socket: Socket, options: ListenerOptions, directTls?: SecureContext): void {
+  #connected(socket: Socket, options: ListenerOptions, directTls?: DirectTls): void {
     const ip = socket.remoteAddress ?? "unknown";
     const fromIp = this.#perIp.get(ip) ?? 0;
     if (this.#open.size >= options.maxConnections || fromIp >= options.maxConnectionsPerIp) {

@@ -61,6 +61,15 @@ export interface TransportLimits {
  */
 export const ALPN_XMPP_CLIENT = "xmpp-client";
 
+/** How a connection that is TLS from its first byte is served (XEP-0368). */
+export interface DirectTls {
+  secureContext: SecureContext;
+  /** The ALPN protocol served (default `xmpp-client`; `xmpp-server` for servers). */
+  alpn?: string;
+  /** Ask for the peer's certificate (servers authenticate with theirs, XEP-0178). */
+  requestCert?: boolean;
+}
+
 /** Generous bounds for connections made without limits of their own (tests, tools). */
 export const UNLIMITED: TransportLimits = {
   maxSendQueueBytes: Number.MAX_SAFE_INTEGER,
@@ -129,7 +138,7 @@ export class Transport implements ClientTransport {
     socket: Socket,
     limits: TransportLimits = UNLIMITED,
     released?: () => void,
-    directTls?: SecureContext,
+    directTls?: DirectTls,
   ) {
     this.#plain = socket;
     this.#socket = socket;
@@ -143,7 +152,13 @@ export class Transport implements ClientTransport {
     socket.on("error", (error: Error) => this.#fail(error));
     socket.on("end", () => this.#finish());
     socket.on("close", () => this.#release());
-    if (directTls !== undefined) this.#wrapTls(directTls, [ALPN_XMPP_CLIENT]).catch(() => {});
+    if (directTls !== undefined) {
+      this.#wrapTls(
+        directTls.secureContext,
+        [directTls.alpn ?? ALPN_XMPP_CLIENT],
+        directTls.requestCert,
+      ).catch(() => {});
+    }
   }
 
   /** True once the TLS handshake has completed (after STARTTLS, or at once with direct TLS). */
@@ -255,7 +270,8 @@ export class Transport implements ClientTransport {
       });
       tls.on("end", () => this.#finish());
       tls.on("close", () => this.#destroySockets());
-      tls.on("data", this.#onData);
+      // Before start() (direct TLS), start() attaches the reader to the TLS socket itself.
+      if (this.#handlers !== null) tls.on("data", this.#onData);
       plain.resume();
     });
   }

@@ -16,6 +16,7 @@ import { Listener } from "../net/listener.ts";
 import { TrustStore } from "./certificates.ts";
 import { DialbackKeys, loadDialbackSecret } from "./dialback.ts";
 import { S2sService } from "./service.ts";
+import { ALPN_XMPP_SERVER } from "./outbound.ts";
 
 export { S2sService } from "./service.ts";
 
@@ -23,6 +24,8 @@ export { S2sService } from "./service.ts";
 export interface S2sConfig {
   /** Port for other servers; null: none (we still connect out). 0: a free one. */
   port: number | null;
+  /** Port for servers over direct TLS (XEP-0368, ALPN xmpp-server); null: none. 0: a free one. */
+  directTlsPort: number | null;
   bind: string;
   requireEncryption: boolean;
   secureAuth: boolean;
@@ -52,7 +55,10 @@ export interface S2sConfig {
 }
 
 /** What the module offers: the running service (for status and tests). */
-export type S2sApi = S2sService & { readonly port: number | null };
+export type S2sApi = S2sService & {
+  readonly port: number | null;
+  readonly directTlsPort: number | null;
+};
 
 function portOrOff(key: string, value: unknown): number | null {
   if (value === false) return null;
@@ -91,6 +97,7 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
   dependsOn: [],
   options: {
     port: { default: 5269, read: portOrOff },
+    directTlsPort: { default: null, read: portOrOff },
     bind: { default: "0.0.0.0", read: address },
     requireEncryption: { default: true, read: boolean },
     secureAuth: { default: true, read: boolean },
@@ -145,6 +152,10 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
       const { host, port } = hostPort("s2s.dns_server", config.dnsServer);
       return { ipAddr: host, port };
     })();
+    const secureContext = createSecureContext({
+      cert: server.certificate.certPem,
+      key: server.certificate.keyPem,
+    });
     const service = new S2sService({
       router,
       settings: {
@@ -166,10 +177,7 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
         authenticatedRate: { perSecond: config.rateBytes, burst: config.burstBytes },
       },
       resolver: { staticRoutes: config.staticRoutes, nameServer },
-      secureContext: createSecureContext({
-        cert: server.certificate.certPem,
-        key: server.certificate.keyPem,
-      }),
+      secureContext,
       certificate: server.certificate,
       trust,
       keys,
@@ -203,6 +211,12 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
         what: "servers",
         hostname: config.bind,
         port: config.port,
+        directTls: config.directTlsPort === null ? undefined : {
+          port: config.directTlsPort,
+          secureContext,
+          alpn: ALPN_XMPP_SERVER,
+          requestCert: true,
+        },
         maxConnections: config.maxConnections,
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         transportLimits: {
@@ -215,15 +229,17 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
     }
     router.setRemote(service);
     const port = listener?.port ?? null;
+    const directTlsPort = listener?.directTlsPort ?? null;
     log(
       `s2s: ${port === null ? "no listener (outgoing only)" : `${config.bind}:${port}`}, ` +
+        (directTlsPort === null ? "" : `direct TLS on ${config.bind}:${directTlsPort}, `) +
         `${config.secureAuth ? "certificates required" : "dialback accepted"}` +
         (config.insecureDomains.length > 0
           ? ` (dialback only: ${config.insecureDomains.join(", ")})`
           : "") +
         (config.staticRoutes.size > 0 ? `, ${config.staticRoutes.size} static route(s)` : ""),
     );
-    const api = Object.assign(service, { port }) as S2sApi;
+    const api = Object.assign(service, { port, directTlsPort }) as S2sApi;
     return {
       api,
       stop: async () => {

@@ -61,7 +61,7 @@ export interface OutboundEvents {
 export async function connectServer(
   domain: string,
   options: OutboundOptions,
-): Promise<{ transport: Transport; target: ServerTarget }> {
+): Promise<{ transport: Transport; target: ServerTarget; problems: string[] }> {
   const targets = await resolveServer(domain, options.resolver);
   if (targets.length === 0) throw new Error(`${domain} publishes no XMPP server service`);
   const problems: string[] = [];
@@ -80,7 +80,7 @@ export async function connectServer(
             ca: options.trust.caPem,
           });
         }
-        return { transport, target };
+        return { transport, target, problems };
       } catch (error) {
         problems.push(
           `${address}:${target.port}: ${error instanceof Error ? error.message : error}`,

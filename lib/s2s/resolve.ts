@@ -1,6 +1,6 @@
 // Where another server listens (RFC 6120 §3.2): a static route from the configuration first,
 // else DNS SRV `_xmpps-server._tcp` (direct TLS, XEP-0368) and `_xmpp-server._tcp` in priority
-// and weight order (RFC 2782), else the domain itself on port 5269 (§3.2.2 fallback). An SRV
+// and weight order (RFC 2782; direct TLS first among equals), else the domain itself on port 5269 (§3.2.2 fallback). An SRV
 // answer of "." means the domain offers no service (§3.2.1 step 6).
 
 /** One place to try, in order. */
@@ -48,7 +48,15 @@ export async function resolveServer(
   ];
   // "." alone: no service at all (RFC 2782).
   if (targets.length === 1 && targets[0].record.target === ".") return [];
-  const ordered = orderSrv(targets.filter(({ record }) => record.target !== "."));
+  // XEP-0368 §3: both kinds mixed by priority and weight; at equal priority direct TLS goes
+  // first (it saves a round trip; the XEP lets the connecting side prefer one).
+  const ordered = orderSrv(targets.filter(({ record }) => record.target !== "."))
+    .map((target, index) => ({ target, index }))
+    .sort((x, y) =>
+      x.target.record.priority - y.target.record.priority ||
+      Number(y.target.directTls) - Number(x.target.directTls) || x.index - y.index
+    )
+    .map(({ target }) => target);
   return ordered.map(({ record, directTls }) => ({
     host: record.target.replace(/\.$/, ""),
     port: record.port,

@@ -259,12 +259,17 @@ export class S2sService {
       if (route.stream?.isReady) return;
       route.stream?.fail("remote-server-timeout", "negotiation took too long");
     }, settings.negotiationTimeoutMs);
-    connectServer(route.remote, options).then(({ transport }) => {
+    connectServer(route.remote, options).then(({ transport, target, problems }) => {
       route.connecting = false;
       if (this.#stopping) {
         clearTimeout(deadline);
         return transport.destroy();
       }
+      this.#options.log(
+        `s2s ${route.local} → ${route.remote}: connected to ${target.host}:${target.port}` +
+          (target.directTls ? " over direct TLS (XEP-0368)" : "") +
+          (problems.length > 0 ? ` (before that: ${problems.join("; ")})` : ""),
+      );
       route.stream = new OutboundStream(transport, route.local, route.remote, options, {
         verifiable: () => this.#sendVerifies(route),
         ready: () => {

@@ -129,3 +129,28 @@ Deno.test("s2s: one incoming stream may not ask for endless dialback verificatio
     peer.close();
   }
 });
+
+Deno.test("s2s: a peer may not claim one of this server's own domains", async () => {
+  await using a = await startTestServer({
+    configure: (config) => {
+      config.domain = "a.localhost";
+      Object.assign(config.s2s, { requireEncryption: false, secureAuth: false });
+    },
+  });
+  const peer = await RawClient.connect(a.server.s2s!.port!);
+  try {
+    peer.send(
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='a.localhost' to='a.localhost' version='1.0'>",
+    );
+    await peer.waitFor("</stream:features>");
+    peer.send("<db:result from='a.localhost' to='a.localhost'>00ff</db:result>");
+    await peer.waitFor(/<db:result[^>]*type=["']error["'][\s\S]*not-authorized/);
+    peer.send(
+      "<message from='admin@a.localhost' to='x@a.localhost'><body>spoof</body></message>",
+    );
+    await peer.waitFor("<invalid-from");
+    assert.ok(a.log.some((line) => line.includes("claiming to be a.localhost")));
+  } finally {
+    peer.close();
+  }
+});

@@ -235,6 +235,7 @@ export class InboundStream extends S2sStream {
     if (domain !== this.#from) {
       return failure("invalid-authzid", `${domain} is not the domain of the stream header`);
     }
+    if (this.#options.isLocal(domain)) return failure("not-authorized", `${domain} is served here`);
     const problem = this.#certificateProblem(domain);
     if (problem !== null) return failure("not-authorized", problem);
     this.#saslDone = true;
@@ -269,6 +270,13 @@ export class InboundStream extends S2sStream {
       return answer(
         "error",
         el("error", { type: "cancel" }, el("item-not-found", { xmlns: NS.STANZA_ERRORS })),
+      );
+    }
+    if (this.#options.isLocal(from)) {
+      this.log(`refused a peer claiming to be ${from}, which is served here`);
+      return answer(
+        "error",
+        el("error", { type: "auth" }, el("not-authorized", { xmlns: NS.STANZA_ERRORS })),
       );
     }
     const problem = this.#certificateProblem(from);

@@ -42,6 +42,9 @@ Deno.test("s2s: chat between two Veronas, both directions, over dialback", async
     assert.ok((sampleValue(metrics, "verona_s2s_stanzas_in_total") ?? 0) >= 1);
     assert.equal(sampleValue(metrics, "verona_s2s_outgoing_streams"), 1);
     assert.equal(sampleValue(metrics, "verona_s2s_queued_stanzas"), 0);
+    // The admin's status (verona status) names the federated domains.
+    assert.deepEqual(a.server.status().s2s?.domains, ["b.localhost"]);
+    assert.match(a.server.statusLine(), /, s2s \d+ in \/ 1 out/);
   } finally {
     alice.close();
     bob.close();

@@ -12,6 +12,8 @@ export interface ServerStatus {
   rssBytes: number;
   heapUsedBytes: number;
   uptimeSeconds: number;
+  /** Federation's streams and the remote domains they reach; absent while it is off. */
+  s2s?: { inbound: number; outbound: number; queued: number; domains: string[] };
 }
 
 /** One bound session, as `verona user show` prints it. */
@@ -50,5 +52,7 @@ export function statusLine(status: ServerStatus): string {
   const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
   return `status: ${status.connections} connections open, ${status.streams} streams, ` +
     `${status.sessions} sessions bound, rss ${mib(status.rssBytes)} MiB, ` +
-    `heap ${mib(status.heapUsedBytes)} MiB used, up ${status.uptimeSeconds} s`;
+    `heap ${mib(status.heapUsedBytes)} MiB used, up ${status.uptimeSeconds} s` +
+    (status.s2s === undefined ? "" : `, s2s ${status.s2s.inbound} in / ${status.s2s.outbound} out` +
+      (status.s2s.queued > 0 ? ` (${status.s2s.queued} stanzas waiting)` : ""));
 }

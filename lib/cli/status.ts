@@ -40,6 +40,9 @@ export function statusCommand(args: string[]): Promise<number> {
       for (const [address, count] of Object.entries(status.connectionsPerAddress)) {
         console.log(`  ${address}: ${count}`);
       }
+      if (status.s2s !== undefined && status.s2s.domains.length > 0) {
+        console.log(`  federated with: ${status.s2s.domains.join(", ")}`);
+      }
     }
     return 0;
   });

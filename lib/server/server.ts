@@ -246,6 +246,8 @@ export class Server {
   /** Connections, streams, bound sessions and memory, for the admin. */
   status(): ServerStatus {
     const memory = Deno.memoryUsage();
+    const s2s = this.s2s;
+    const connected = s2s?.connectedDomains();
     return {
       connections: this.connectionCount,
       connectionsPerAddress: Object.fromEntries(this.connectionsPerAddress),
@@ -254,6 +256,10 @@ export class Server {
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
       uptimeSeconds: Math.floor((Date.now() - this.#startedAt) / 1000),
+      s2s: s2s === null || connected === undefined ? undefined : {
+        ...s2s.counts,
+        domains: [...new Set([...connected.inbound, ...connected.outbound])].sort(),
+      },
     };
   }
 

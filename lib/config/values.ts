@@ -31,6 +31,13 @@ export function integer(key: string, value: unknown, min: number, max: number): 
   return value;
 }
 
+/** A port, or `false` for none. */
+export function portOrOff(key: string, value: unknown): number | null {
+  if (value === false) return null;
+  if (typeof value !== "number") invalid(key, "a port number or false", value);
+  return integer(key, value, 0, 65535);
+}
+
 /** `true` or `false`. */
 export function boolean(key: string, value: unknown): boolean {
   if (typeof value !== "boolean") invalid(key, "true or false", value);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { address, integer, invalid } from "../config/values.ts";
+import { address, integer, invalid, portOrOff } from "../config/values.ts";
 import type { NamedModule } from "../modules/module.ts";
 import { type HttpHandler, type HttpListenerOptions, HttpServer } from "./server.ts";
 
@@ -40,13 +40,6 @@ export interface HttpApi {
   /** The bound ports (the configured ones, or those picked for 0). */
   readonly port: number | null;
   readonly securePort: number | null;
-}
-
-/** A port, or `false` for none. */
-function portOrOff(key: string, value: unknown): number | null {
-  if (value === false) return null;
-  if (typeof value !== "number") invalid(key, "a port number or false", value);
-  return integer(key, value, 0, 65535);
 }
 
 /** The module. */

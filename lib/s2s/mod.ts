@@ -10,7 +10,15 @@
  */
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
-import { address, boolean, integer, invalid, isDomainName, subTable } from "../config/values.ts";
+import {
+  address,
+  boolean,
+  integer,
+  invalid,
+  isDomainName,
+  portOrOff,
+  subTable,
+} from "../config/values.ts";
 import type { NamedModule } from "../modules/module.ts";
 import { Listener } from "../net/listener.ts";
 import { TrustStore } from "./certificates.ts";
@@ -59,12 +67,6 @@ export type S2sApi = S2sService & {
   readonly port: number | null;
   readonly directTlsPort: number | null;
 };
-
-function portOrOff(key: string, value: unknown): number | null {
-  if (value === false) return null;
-  if (typeof value !== "number") invalid(key, "a port number or false", value);
-  return integer(key, value, 0, 65535);
-}
 
 function hostPort(key: string, value: unknown): { host: string; port: number } {
   const match = typeof value === "string"

@@ -3,7 +3,7 @@
 // the peer's certificate, then authenticate our domain: SASL EXTERNAL when the peer offers it
 // (XEP-0178 §2), else dialback (XEP-0220 §2.1). It can also carry dialback verification
 // requests (db:verify) as soon as TLS is up, before its own authentication is done.
-import { connect as connectTcp, type Socket } from "node:net";
+import { openTcp } from "../net/client_socket.ts";
 import { Transport, type TransportLimits } from "../net/transport.ts";
 import { NS } from "../stanza/ns.ts";
 import { el, type Element } from "../xml/element.ts";
@@ -69,7 +69,8 @@ export async function connectServer(
     const addresses = await resolveHost(target.host, options.resolver) ?? [target.host];
     for (const address of addresses) {
       try {
-        const socket = await tcp(address, target.port, options.connectTimeoutMs);
+        const socket = await openTcp(address, target.port, options.connectTimeoutMs);
+        socket.setNoDelay(true);
         const transport = new Transport(socket, options.transportLimits);
         if (target.directTls) {
           await transport.startClientTls({
@@ -89,26 +90,6 @@ export async function connectServer(
     }
   }
   throw new Error(`cannot connect to ${domain} (${problems.join("; ")})`);
-}
-
-function tcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer in ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-    socket.once("error", (error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(error);
-    });
-  });
 }
 
 type Phase = "opening" | "tls" | "authenticating" | "restarting" | "ready";

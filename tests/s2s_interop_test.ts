@@ -13,7 +13,7 @@ import { issueCertificate, makeTestCa } from "./_ca.ts";
 import { login } from "./_clients.ts";
 import { startTestDns } from "./_dns.ts";
 import { startTestServer, type TestServer } from "./_harness.ts";
-import { type Peer, startEjabberdPeer, startProsodyPeer } from "./_s2s_peers.ts";
+import { type Peer, startEjabberdPeer, startProsodyPeer, waitForStanza } from "./_s2s_peers.ts";
 
 const VERONA = "verona.internal";
 const PASSWORD = "s2s-test-password";
@@ -23,16 +23,12 @@ const MUC_USER = "http://jabber.org/protocol/muc#user";
 
 type PeerKind = "prosody" | "ejabberd";
 
-async function waitFor(
+function waitFor(
   client: ReplayClient,
   what: string,
   match: (stanza: Element) => boolean,
 ): Promise<Element> {
-  try {
-    return (await client.waitForStanza({ timeoutMs: TIMEOUT_MS, match })).stanza;
-  } catch (error) {
-    throw new Error(`${client.fullJid} did not receive ${what}`, { cause: error });
-  }
+  return waitForStanza(client, what, match, TIMEOUT_MS);
 }
 
 const bare = (jid: string | undefined) => jid?.split("/")[0];

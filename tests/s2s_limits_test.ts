@@ -105,6 +105,14 @@ Deno.test("s2s: an idle stream is closed, and the next stanza opens a new one", 
   }
 });
 
+/** Opens a dialback-capable s2s stream from `from` to a.localhost and reads its features. */
+async function openServerStream(peer: RawClient, from: string): Promise<void> {
+  peer.send(
+    `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='a.localhost' version='1.0'>`,
+  );
+  await peer.waitFor("</stream:features>");
+}
+
 Deno.test("s2s: one incoming stream may not ask for endless dialback verifications", async () => {
   await using a = await startTestServer({
     configure: (config) => {
@@ -114,10 +122,7 @@ Deno.test("s2s: one incoming stream may not ask for endless dialback verificatio
   });
   const peer = await RawClient.connect(a.server.s2s!.port!);
   try {
-    peer.send(
-      "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='evil.localhost' to='a.localhost' version='1.0'>",
-    );
-    await peer.waitFor("</stream:features>");
+    await openServerStream(peer, "evil.localhost");
     let results = "";
     for (let i = 0; i < 20; i++) {
       results += `<db:result from='d${i}.invalid' to='a.localhost'>00ff</db:result>`;
@@ -139,10 +144,7 @@ Deno.test("s2s: a peer may not claim one of this server's own domains", async ()
   });
   const peer = await RawClient.connect(a.server.s2s!.port!);
   try {
-    peer.send(
-      "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='a.localhost' to='a.localhost' version='1.0'>",
-    );
-    await peer.waitFor("</stream:features>");
+    await openServerStream(peer, "a.localhost");
     peer.send("<db:result from='a.localhost' to='a.localhost'>00ff</db:result>");
     await peer.waitFor(/<db:result[^>]*type=["']error["'][\s\S]*not-authorized/);
     peer.send(

@@ -10,7 +10,7 @@ import { debianVersion } from "./bench/_foreign_server.ts";
 import { issueCertificate, makeTestCa } from "./_ca.ts";
 import { login } from "./_clients.ts";
 import { startTestDns } from "./_dns.ts";
-import { type Peer, startEjabberdPeer, startProsodyPeer } from "./_s2s_peers.ts";
+import { type Peer, startEjabberdPeer, startProsodyPeer, waitForStanza } from "./_s2s_peers.ts";
 
 const PROSODY = "prosody.internal";
 const EJABBERD = "ejabberd.internal";
@@ -29,16 +29,12 @@ interface Logs {
   ejabberd: string;
 }
 
-async function waitFor(
+function waitFor(
   client: ReplayClient,
   what: string,
   match: (stanza: Element) => boolean,
 ): Promise<Element> {
-  try {
-    return (await client.waitForStanza({ timeoutMs: ROUTE_TIMEOUT_MS, match })).stanza;
-  } catch (error) {
-    throw new Error(`${client.fullJid} did not receive ${what}`, { cause: error });
-  }
+  return waitForStanza(client, what, match, ROUTE_TIMEOUT_MS);
 }
 
 /**

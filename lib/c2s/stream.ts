@@ -144,7 +144,7 @@ export class C2sStream implements BoundSession {
   jid!: Jid;
   presence: Element | null = null;
   priority = 0;
-  readonly directedPresence = new Set<string>();
+  directedPresence?: Set<string>;
 
   #options: C2sOptions;
   #transport: ClientTransport;

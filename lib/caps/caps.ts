@@ -365,8 +365,15 @@ export function capsModule(router: Router, options: CapsOptions): CapsApi {
   };
 }
 
+/**
+ * The `sentTo` of every local session: only remote entities' sets are ever written, so local
+ * ones (most entries) share this empty one instead of holding a set each.
+ */
+const LOCAL_SENT_TO: Set<string> = new Set();
+
 function newTracked(session: BoundSession | undefined, jid: string, asker: string): Tracked {
-  return { session, jid, asker, sentTo: new Set(), key: "", at: "", known: undefined };
+  const sentTo = session === undefined ? new Set<string>() : LOCAL_SENT_TO;
+  return { session, jid, asker, sentTo, key: "", at: "", known: undefined };
 }
 
 /**

@@ -89,10 +89,10 @@ export function blockingModule(router: Router, options: BlockingOptions): void {
     // §3.3: a blocked contact that could see the user now sees the user go offline.
     for (const jid of added) {
       for (const mine of router.sessionsOf(user)) {
-        const directed = [...mine.directedPresence].filter((t) =>
+        const directed = [...mine.directedPresence ?? []].filter((t) =>
           t === jid || t.startsWith(jid + "/")
         );
-        for (const target of directed) mine.directedPresence.delete(target);
+        for (const target of directed) mine.directedPresence?.delete(target);
         if (mine.presence === null) continue;
         const subscriber = !jid.includes("/") && hasFrom(rosters.item(username, jid));
         for (const target of subscriber ? [jid] : directed) {

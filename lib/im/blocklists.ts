@@ -15,7 +15,8 @@ export const NO_BLOCKS: BlockCheck = { blocks: () => false };
 export class Blocklists {
   #store: BlocklistStore;
   #router: Router;
-  #cache = new Map<string, Set<string>>();
+  /** Never modified in place (a change drops the entry), so empty lists share one set. */
+  #cache = new Map<string, ReadonlySet<string>>();
 
   constructor(store: BlocklistStore, router: Router) {
     this.#store = store;
@@ -30,9 +31,9 @@ export class Blocklists {
     const cached = this.#cache.get(username);
     if (cached) return cached;
     const jids = this.#store.list(username);
-    const set = jids.length === 0 ? EMPTY as Set<string> : new Set(jids);
+    const set = jids.length === 0 ? EMPTY : new Set(jids);
     if (this.#router.sessionsOf(`${username}@${this.#router.domain}`).length > 0) {
-      this.#cache.set(username, new Set(set));
+      this.#cache.set(username, set);
     }
     return set;
   }

@@ -50,6 +50,9 @@ export interface PushOptions {
   afterAnswer?: boolean;
 }
 
+/** The cached roster of every user whose roster is empty (replaced, never written, on a save). */
+const EMPTY_ROSTER: Map<string, StoredRosterItem> = new Map();
+
 /** Rosters of the server's users, read through a cache while the user has sessions. */
 export class Rosters {
   #store: RosterStore;
@@ -71,7 +74,10 @@ export class Rosters {
   items(username: string): ReadonlyMap<string, StoredRosterItem> {
     const cached = this.#cache.get(username);
     if (cached) return cached;
-    const items = new Map(this.#store.items(username).map((item) => [item.jid, item]));
+    const stored = this.#store.items(username);
+    const items = stored.length === 0
+      ? EMPTY_ROSTER
+      : new Map(stored.map((item) => [item.jid, item]));
     if (this.#router.sessionsOf(`${username}@${this.#router.domain}`).length > 0) {
       this.#cache.set(username, items);
     }
@@ -101,7 +107,9 @@ export class Rosters {
   /** Stores an item and pushes it to the user's interested resources. */
   save(username: string, item: StoredRosterItem, options: PushOptions = {}): void {
     const version = this.#store.put(username, item);
-    this.#cache.get(username)?.set(item.jid, item);
+    const cached = this.#cache.get(username);
+    if (cached === EMPTY_ROSTER) this.#cache.set(username, new Map([[item.jid, item]]));
+    else cached?.set(item.jid, item);
     this.#push(username, itemElement(item), version, options);
   }
 
@@ -109,7 +117,8 @@ export class Rosters {
   remove(username: string, contact: string, options: PushOptions = {}): boolean {
     const version = this.#store.remove(username, contact);
     if (version === null) return false;
-    this.#cache.get(username)?.delete(contact);
+    const cached = this.#cache.get(username);
+    if (cached !== EMPTY_ROSTER) cached?.delete(contact);
     this.#push(username, el("item", { jid: contact, subscription: "remove" }), version, options);
     return true;
   }

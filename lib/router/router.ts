@@ -164,12 +164,12 @@ export class Router {
     const wasAvailable = previous !== null && !this.#stopping;
     session.presence = null;
     if (this.#stopping) {
-      session.directedPresence.clear();
+      session.directedPresence = undefined;
       this.#notify(this.#endedListeners, session, "session-ended");
       return;
     }
-    const targets = [...session.directedPresence];
-    session.directedPresence.clear();
+    const targets = [...session.directedPresence ?? []];
+    session.directedPresence = undefined;
     const from = session.jid.full;
     if (wasAvailable) {
       for (const other of this.sessionsOf(session.jid.bare)) {
@@ -369,8 +369,8 @@ export class Router {
       this.hooks.notify("presence-broadcast", { stanza, origin, previous, previousPriority });
     }
     if (type === "unavailable") {
-      const targets = [...origin.directedPresence];
-      origin.directedPresence.clear();
+      const targets = [...origin.directedPresence ?? []];
+      origin.directedPresence = undefined;
       for (const to of targets) {
         await this.route(el("presence", { from: origin.jid.full, to, type: "unavailable" }));
       }
@@ -381,12 +381,13 @@ export class Router {
   #trackDirectedPresence(stanza: Element, origin: BoundSession): void {
     const to = stanza.attrs.to!;
     const type = stanza.attrs.type;
-    if (type === undefined) origin.directedPresence.add(to);
-    else if (type === "unavailable") {
-      origin.directedPresence.delete(to);
+    const directed = origin.directedPresence;
+    if (type === undefined) (origin.directedPresence ??= new Set()).add(to);
+    else if (type === "unavailable" && directed !== undefined) {
+      directed.delete(to);
       // Leaving a room by its bare JID ends the presence sent to room/nick too.
-      for (const target of origin.directedPresence) {
-        if (target.startsWith(to + "/")) origin.directedPresence.delete(target);
+      for (const target of directed) {
+        if (target.startsWith(to + "/")) directed.delete(target);
       }
     }
   }

@@ -12,8 +12,11 @@ export interface BoundSession {
   presence: Element | null;
   /** Priority from the last broadcast presence (RFC 6121 §4.7.2.3). */
   priority: number;
-  /** JIDs this session sent directed presence to (they get unavailable when it ends). */
-  readonly directedPresence: Set<string>;
+  /**
+   * JIDs this session sent directed presence to (they get unavailable when it ends); made on
+   * the first one, as most sessions never send any.
+   */
+  directedPresence?: Set<string>;
   /** Serializes and queues a stanza for the client, synchronously. */
   send(stanza: Element): void;
   /** Queues an already serialized stanza (`jabber:client` default namespace) for the client. */

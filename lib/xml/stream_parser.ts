@@ -80,7 +80,8 @@ const STOP = Symbol("stop");
 export class StreamParser {
   #handlers: StreamParserHandlers;
   #limits: Required<StreamParserLimits>;
-  #decoder = new TextDecoder("utf-8", { fatal: true });
+  /** Made on demand, and dropped with the saxes parser by {@linkcode release}. */
+  #decoder: TextDecoder | null = null;
   /**
    * Made on the first input of each stream, and dropped by {@linkcode release} while the stream
    * idles between stanzas (a saxes parser is a few KiB, the largest part of an idle session).
@@ -139,7 +140,7 @@ export class StreamParser {
   reset(): void {
     this.#generation++;
     this.#pending = [];
-    this.#decoder = new TextDecoder("utf-8", { fatal: true });
+    this.#decoder = null;
     this.#scanner = new Scanner(this.#limits);
     this.#stack = [];
     this.#depth = 0;
@@ -160,6 +161,11 @@ export class StreamParser {
     if (this.#failed || this.#closed || this.#depth !== 1 || !this.#scanner.idle) return false;
     if (this.#root === null || this.#pending.length > 0) return false;
     this.#parser = null;
+    // Nothing partial is held (the scanner is idle, so no UTF-8 sequence is cut either): the
+    // decoder can go too, and the arrays that grew while stanzas were read shrink back.
+    this.#decoder = null;
+    this.#stack = [];
+    this.#scanner.compact();
     return true;
   }
 
@@ -214,6 +220,8 @@ export class StreamParser {
     const scanned = this.#scanner.scan(bytes, true);
     let text: string;
     try {
+      // Inside a stream (a decoder made again after release) a byte order mark is text.
+      this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: this.#depth > 0 });
       text = this.#decoder.decode(bytes.subarray(0, scanned.end), { stream: true });
     } catch {
       this.#fail("not-well-formed", "invalid UTF-8");
@@ -445,7 +453,13 @@ class Scanner {
   }
 
   get idle(): boolean {
-    return this.#state === S.CLOSED || (this.#state === S.TEXT && this.#depth <= 1);
+    if (this.#state === S.CLOSED) return true;
+    return this.#state === S.TEXT && this.#depth <= 1 && this.#utfNeed === 0;
+  }
+
+  /** Drops the spare capacity of the open-element names (called while idle). */
+  compact(): void {
+    this.#names = this.#names.slice();
   }
 
   /** Whether saxes, which reports each tag at its ">", has seen the same tags. */

@@ -374,6 +374,19 @@ Deno.test("StreamParser.release() frees the parser between stanzas; the stream g
   assert.ok(seen.closed);
 });
 
+Deno.test("StreamParser after release() decodes UTF-8 again, a character cut between chunks too", () => {
+  const { parser, seen } = recorder();
+  parser.write(new TextEncoder().encode(HEADER + "<message><body>\u00e9</body></message>"));
+  assert.ok(parser.release(), "freed between stanzas");
+  const bytes = new TextEncoder().encode("<message><body>\u00e9\u{1f600}</body></message>");
+  const cut = bytes.indexOf(0xf0) + 2;
+  parser.write(bytes.subarray(0, cut));
+  parser.write(bytes.subarray(cut));
+  assert.ok(parser.release(), "freed again");
+  assert.deepEqual(seen.errors, []);
+  assert.deepEqual(seen.stanzas.map((s) => s.getChildText("body")), ["\u00e9", "\u00e9\u{1f600}"]);
+});
+
 Deno.test("StreamParser after release() still refuses a second header and a wrong end tag", () => {
   const text = (parser: StreamParser, xml: string) => parser.write(new TextEncoder().encode(xml));
   const second = recorder();

@@ -204,6 +204,10 @@ export class Transport implements ClientTransport {
   /** Queues text for the peer; everything written in one event-loop turn leaves together. */
   write(text: string): void {
     if (this.#closed) return;
+    // A socket that failed (the peer reset it) is destroyed before its 'error' event comes:
+    // each write to it would build an error object, and a room's broadcast to many peers that
+    // dropped at once then costs seconds. The connection is over; say so now.
+    if (this.#socket.destroyed) return this.#fail();
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();

@@ -10,6 +10,16 @@ export const SERVER_PERMISSIONS = [
   "--allow-sys",
 ];
 
+/**
+ * The `--v8-flags` argument of a server process: `extra` and the flags in `BENCH_V8_FLAGS`
+ * (comma-separated, e.g. `--max-semi-space-size=4` to try a smaller young generation).
+ */
+export function serverV8Flags(extra: string[] = []): string[] {
+  const flags = [...extra, ...(Deno.env.get("BENCH_V8_FLAGS") ?? "").split(",")]
+    .filter((flag) => flag !== "");
+  return flags.length === 0 ? [] : [`--v8-flags=${flags.join(",")}`];
+}
+
 /** Permissions of a benchmark script run as a child (it starts processes of its own). */
 export const SCRIPT_PERMISSIONS = [...SERVER_PERMISSIONS, "--allow-run"];
 

@@ -1,6 +1,6 @@
 // The server under test as a child process, optionally pinned to one CPU, with its pid (for
 // /proc) and its output kept for the report. tests/_process.ts does the same without the pid.
-import { SERVER_PERMISSIONS } from "./_child.ts";
+import { SERVER_PERMISSIONS, serverV8Flags } from "./_child.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 export const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
@@ -40,6 +40,7 @@ export interface BenchServer {
 export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
   const denoArgs = [
     "run",
+    ...serverV8Flags(),
     ...SERVER_PERMISSIONS,
     MAIN,
     "start",

@@ -28,7 +28,7 @@
 //
 // With --snapshot DIR the child also writes a V8 heap snapshot at each point (DevTools format;
 // writing them disturbs the RSS figures).
-import { lines, SERVER_PERMISSIONS } from "./_child.ts";
+import { lines, SERVER_PERMISSIONS, serverV8Flags } from "./_child.ts";
 import { parseArgs } from "node:util";
 import { createServer, type Socket } from "node:net";
 import { connect as tlsConnect, createSecureContext, TLSSocket } from "node:tls";
@@ -248,7 +248,7 @@ async function measureMode(
     if (isXmpp(mode)) await createAccounts(dataDir, 2 * sessions);
     const args = [
       "run",
-      "--v8-flags=--expose-gc",
+      ...serverV8Flags(["--expose-gc"]),
       ...SERVER_PERMISSIONS,
       SELF,
       "--serve",

@@ -78,6 +78,54 @@ Deno.test("s2s: past the queue bound stanzas bounce at once; a stalled negotiati
   }
 });
 
+Deno.test("s2s: bytes waiting for all servers and servers being contacted are bounded too", async () => {
+  const silent = await silentServer();
+  try {
+    await using a = await startTestServer({
+      accounts: [["alice", "secret"]],
+      configure: (config) => {
+        config.domain = "a.localhost";
+        Object.assign(config.s2s, {
+          staticRoutes: new Map([
+            ["stuck.localhost", { host: "127.0.0.1", port: silent.port }],
+            ["other.localhost", { host: "127.0.0.1", port: silent.port }],
+          ]),
+          maxTotalQueueBytes: 3000,
+          maxOutgoingConnections: 1,
+          negotiationTimeoutS: 2,
+        });
+      },
+    });
+    const alice = await login(a.port, "alice@a.localhost/phone", "secret");
+    try {
+      const big = "x".repeat(2000);
+      const send = (id: string, to: string, body: string) =>
+        alice.send(`<message to='${to}' id='${id}' type='chat'><body>${body}</body></message>`);
+      send("waits", "x@stuck.localhost", big);
+      send("total", "y@stuck.localhost", big);
+      send("second-server", "z@other.localhost", "small");
+      const bounces = new Map<string, string>();
+      while (bounces.size < 3) {
+        const bounce = await next(alice, "message");
+        assert.equal(bounce.attrs.type, "error");
+        const error = bounce.getChild("error");
+        const condition = error?.elements().find((c) => c.attrs.xmlns === STANZAS)?.name;
+        bounces.set(bounce.attrs.id!, `${condition}: ${error?.getChildText("text", STANZAS)}`);
+      }
+      assert.deepEqual(Object.fromEntries(bounces), {
+        total: "resource-constraint: Too much waits for other servers",
+        "second-server": "resource-constraint: Too many servers are being contacted",
+        waits: "remote-server-timeout: stuck.localhost: negotiation took too long",
+      });
+      assert.ok(a.log.some((line) => line.includes("not contacting other.localhost")));
+    } finally {
+      alice.close();
+    }
+  } finally {
+    await silent.close();
+  }
+});
+
 Deno.test("s2s: an idle stream is closed, and the next stanza opens a new one", async () => {
   await using servers = await twoServers(undefined, { idleTimeoutS: 1 });
   const { a, b } = servers;

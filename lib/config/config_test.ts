@@ -143,6 +143,8 @@ const MODULE_DEFAULTS = {
     retryAfterS: 5,
     maxQueueStanzas: 1000,
     maxQueueBytes: 1048576,
+    maxTotalQueueBytes: 16777216,
+    maxOutgoingConnections: 1000,
     maxStanzaBytes: 524288,
     maxConnections: 1000,
     maxConnectionsPerIp: 50,

@@ -52,6 +52,10 @@ export interface S2sConfig {
   retryAfterS: number;
   maxQueueStanzas: number;
   maxQueueBytes: number;
+  /** Bytes waiting for all remote domains together. */
+  maxTotalQueueBytes: number;
+  /** Outgoing streams open or being set up at once (each a DNS lookup and a connection). */
+  maxOutgoingConnections: number;
   maxStanzaBytes: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
@@ -130,6 +134,8 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
     retryAfterS: { default: 5, read: (key, value) => integer(key, value, 0, 3600) },
     maxQueueStanzas: { default: 1000, read: count },
     maxQueueBytes: { default: 1024 * 1024, read: count },
+    maxTotalQueueBytes: { default: 16 * 1024 * 1024, read: count },
+    maxOutgoingConnections: { default: 1000, read: count },
     maxStanzaBytes: {
       default: 512 * 1024,
       read: (key, value) => integer(key, value, 10_000, 16 * 1024 * 1024),
@@ -169,6 +175,8 @@ export const S2S_MODULE: NamedModule<"s2s", S2sConfig, S2sApi | null> = {
         negotiationTimeoutMs: config.negotiationTimeoutS * 1000,
         maxQueueStanzas: config.maxQueueStanzas,
         maxQueueBytes: config.maxQueueBytes,
+        maxTotalQueueBytes: config.maxTotalQueueBytes,
+        maxOutgoingConnections: config.maxOutgoingConnections,
         retryAfterMs: config.retryAfterS * 1000,
         bidirectional: config.bidirectional,
         limits: { maxStanzaBytes: config.maxStanzaBytes, maxDepth: 64 },

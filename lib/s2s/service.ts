@@ -32,6 +32,10 @@ export interface S2sSettings {
   /** Stanzas, and bytes, that may wait for one remote domain while its stream is negotiated. */
   maxQueueStanzas: number;
   maxQueueBytes: number;
+  /** Bytes waiting for all remote domains together. */
+  maxTotalQueueBytes: number;
+  /** Outgoing streams open or being set up at once. */
+  maxOutgoingConnections: number;
   /** After a failed attempt, stanzas to that domain bounce at once for this long. */
   retryAfterMs: number;
   /** XEP-0288: offer and use bidirectional streams. */
@@ -84,6 +88,8 @@ export class S2sService {
   #options: S2sServiceOptions;
   #routes = new Map<string, Route>();
   #inbound = new Set<InboundStream>();
+  /** Bytes waiting in every route's queue. */
+  #queuedBytes = 0;
   #idleTimer: ReturnType<typeof setInterval>;
   #stopping = false;
 
@@ -140,10 +146,7 @@ export class S2sService {
     const route = this.#route(local, remote);
     route.carrier = stream;
     route.failure = null;
-    const queued = route.queue;
-    route.queue = [];
-    route.queuedBytes = 0;
-    for (const { xml } of queued) stream.write(xml);
+    for (const { xml } of this.#takeQueue(route)) stream.write(xml);
   };
 
   /** Sends a stanza to another server; called by the router for every non-local domain. */
@@ -167,12 +170,22 @@ export class S2sService {
       return this.#bounce(stanza, route.failure.condition, route.failure.text);
     }
     const xml = toWire(stanza);
-    const { maxQueueStanzas, maxQueueBytes } = this.#options.settings;
+    const { maxQueueStanzas, maxQueueBytes, maxTotalQueueBytes } = this.#options.settings;
     if (route.queue.length >= maxQueueStanzas || route.queuedBytes + xml.length > maxQueueBytes) {
       return this.#bounce(stanza, "resource-constraint", `Too much waits for ${to}`);
     }
+    if (this.#queuedBytes + xml.length > maxTotalQueueBytes) {
+      this.#forgetIfUnused(route);
+      return this.#bounce(stanza, "resource-constraint", "Too much waits for other servers");
+    }
+    if (route.stream === null && !route.connecting && !this.#mayConnect()) {
+      this.#forgetIfUnused(route);
+      this.#options.log(`s2s: not contacting ${to}: max_outgoing_connections reached`);
+      return this.#bounce(stanza, "resource-constraint", "Too many servers are being contacted");
+    }
     route.queue.push({ stanza, xml });
     route.queuedBytes += xml.length;
+    this.#queuedBytes += xml.length;
     this.#connect(route);
   }
 
@@ -238,6 +251,31 @@ export class S2sService {
     return route;
   }
 
+  /** Whether one more outgoing stream may be set up (`max_outgoing_connections`). */
+  #mayConnect(): boolean {
+    let outgoing = 0;
+    for (const route of this.#routes.values()) {
+      if (route.stream !== null || route.connecting) outgoing++;
+    }
+    return outgoing < this.#options.settings.maxOutgoingConnections;
+  }
+
+  /** A route made for a stanza that was then refused keeps no entry. */
+  #forgetIfUnused(route: Route): void {
+    if (route.stream !== null || route.connecting || route.carrier !== null) return;
+    if (route.queue.length > 0 || route.verifies.size > 0 || route.failure !== null) return;
+    this.#routes.delete(`${route.local} ${route.remote}`);
+  }
+
+  /** Empties a route's queue, and returns what was in it. */
+  #takeQueue(route: Route): { stanza: Element; xml: string }[] {
+    const queued = route.queue;
+    this.#queuedBytes -= route.queuedBytes;
+    route.queue = [];
+    route.queuedBytes = 0;
+    return queued;
+  }
+
   #connect(route: Route): void {
     if (route.stream !== null || route.connecting || this.#stopping) return;
     route.connecting = true;
@@ -275,10 +313,7 @@ export class S2sService {
         ready: () => {
           clearTimeout(deadline);
           route.failure = null;
-          const queued = route.queue;
-          route.queue = [];
-          route.queuedBytes = 0;
-          for (const { xml } of queued) route.stream!.write(xml);
+          for (const { xml } of this.#takeQueue(route)) route.stream!.write(xml);
         },
         verified: (id, valid) => route.verifies.get(id)?.done(valid),
         stanza: settings.bidirectional ? this.#deliver : undefined,
@@ -308,9 +343,7 @@ export class S2sService {
   /** The route's stream is gone: what waited bounces, and verifications fail. */
   #failed(route: Route, problem?: { condition: string; text: string }): void {
     for (const verify of [...route.verifies.values()]) verify.done(false);
-    const queued = route.queue;
-    route.queue = [];
-    route.queuedBytes = 0;
+    const queued = this.#takeQueue(route);
     if (problem !== undefined && queued.length > 0) {
       const condition = (problem.condition === "remote-server-timeout"
         ? "remote-server-timeout"

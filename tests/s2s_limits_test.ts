@@ -31,19 +31,26 @@ async function silentServer() {
   };
 }
 
+/** a.localhost with alice, whose routes to `domains` lead to `port` (a silent server). */
+function serverWithStuckRoutes(port: number, domains: string[], s2s: Record<string, unknown>) {
+  return startTestServer({
+    accounts: [["alice", "secret"]],
+    configure: (config) => {
+      config.domain = "a.localhost";
+      Object.assign(config.s2s, {
+        staticRoutes: new Map(domains.map((domain) => [domain, { host: "127.0.0.1", port }])),
+        ...s2s,
+      });
+    },
+  });
+}
+
 Deno.test("s2s: past the queue bound stanzas bounce at once; a stalled negotiation bounces the rest", async () => {
   const silent = await silentServer();
   try {
-    await using a = await startTestServer({
-      accounts: [["alice", "secret"]],
-      configure: (config) => {
-        config.domain = "a.localhost";
-        Object.assign(config.s2s, {
-          staticRoutes: new Map([["stuck.localhost", { host: "127.0.0.1", port: silent.port }]]),
-          maxQueueStanzas: 3,
-          negotiationTimeoutS: 1,
-        });
-      },
+    await using a = await serverWithStuckRoutes(silent.port, ["stuck.localhost"], {
+      maxQueueStanzas: 3,
+      negotiationTimeoutS: 1,
     });
     const alice = await login(a.port, "alice@a.localhost/phone", "secret");
     try {
@@ -81,20 +88,11 @@ Deno.test("s2s: past the queue bound stanzas bounce at once; a stalled negotiati
 Deno.test("s2s: bytes waiting for all servers and servers being contacted are bounded too", async () => {
   const silent = await silentServer();
   try {
-    await using a = await startTestServer({
-      accounts: [["alice", "secret"]],
-      configure: (config) => {
-        config.domain = "a.localhost";
-        Object.assign(config.s2s, {
-          staticRoutes: new Map([
-            ["stuck.localhost", { host: "127.0.0.1", port: silent.port }],
-            ["other.localhost", { host: "127.0.0.1", port: silent.port }],
-          ]),
-          maxTotalQueueBytes: 3000,
-          maxOutgoingConnections: 1,
-          negotiationTimeoutS: 2,
-        });
-      },
+    const stuck = ["stuck.localhost", "other.localhost"];
+    await using a = await serverWithStuckRoutes(silent.port, stuck, {
+      maxTotalQueueBytes: 3000,
+      maxOutgoingConnections: 1,
+      negotiationTimeoutS: 2,
     });
     const alice = await login(a.port, "alice@a.localhost/phone", "secret");
     try {

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { ReplayClient } from "../lib/replay/client.ts";
 import type { Element } from "../lib/xml/element.ts";
-import { freePort, spawnForeign } from "./bench/_foreign_server.ts";
+import { freePort, run, spawnForeign } from "./bench/_foreign_server.ts";
 
 /** How to run a peer. */
 /** Waits for a stanza `match` accepts, or fails naming `what` the client did not receive. */
@@ -65,22 +65,6 @@ async function readLog(path: string): Promise<string> {
     return await Deno.readTextFile(path);
   } catch (error) {
     return `(no log at ${path}: ${error instanceof Error ? error.message : error})`;
-  }
-}
-
-async function run(command: string[], env?: Record<string, string>): Promise<void> {
-  const { success, stdout, stderr } = await new Deno.Command(command[0], {
-    args: command.slice(1),
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!success) {
-    const decoder = new TextDecoder();
-    throw new Error(
-      `${command.join(" ")} failed:\n${decoder.decode(stdout)}${decoder.decode(stderr)}`,
-    );
   }
 }
 

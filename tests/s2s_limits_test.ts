@@ -151,6 +151,16 @@ Deno.test("s2s: an idle stream is closed, and the next stanza opens a new one", 
   }
 });
 
+/** a.localhost taking s2s streams without TLS, authenticated by dialback alone. */
+function plainDialbackServer() {
+  return startTestServer({
+    configure: (config) => {
+      config.domain = "a.localhost";
+      Object.assign(config.s2s, { requireEncryption: false, secureAuth: false });
+    },
+  });
+}
+
 /** Opens a dialback-capable s2s stream from `from` to a.localhost and reads its features. */
 async function openServerStream(peer: RawClient, from: string): Promise<void> {
   peer.send(
@@ -160,12 +170,7 @@ async function openServerStream(peer: RawClient, from: string): Promise<void> {
 }
 
 Deno.test("s2s: one incoming stream may not ask for endless dialback verifications", async () => {
-  await using a = await startTestServer({
-    configure: (config) => {
-      config.domain = "a.localhost";
-      Object.assign(config.s2s, { requireEncryption: false, secureAuth: false });
-    },
-  });
+  await using a = await plainDialbackServer();
   const peer = await RawClient.connect(a.server.s2s!.port!);
   try {
     await openServerStream(peer, "evil.localhost");
@@ -182,12 +187,7 @@ Deno.test("s2s: one incoming stream may not ask for endless dialback verificatio
 });
 
 Deno.test("s2s: a peer may not claim one of this server's own domains", async () => {
-  await using a = await startTestServer({
-    configure: (config) => {
-      config.domain = "a.localhost";
-      Object.assign(config.s2s, { requireEncryption: false, secureAuth: false });
-    },
-  });
+  await using a = await plainDialbackServer();
   const peer = await RawClient.connect(a.server.s2s!.port!);
   try {
     await openServerStream(peer, "a.localhost");

@@ -143,7 +143,8 @@ export async function debianVersion(name: string): Promise<string | undefined> {
   }
 }
 
-async function run(command: string[], env?: Record<string, string>): Promise<void> {
+/** Runs a command to completion; fails with its output if it fails. */
+export async function run(command: string[], env?: Record<string, string>): Promise<void> {
   const { success, stderr, stdout } = await new Deno.Command(command[0], {
     args: command.slice(1),
     env,

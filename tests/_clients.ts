@@ -25,6 +25,20 @@ export async function ask(client: ReplayClient, xml: string): Promise<Element> {
   return (await client.waitForStanza({ timeoutMs: 5000 })).stanza;
 }
 
+/** Waits for a stanza `match` accepts, or fails naming `what` the client did not receive. */
+export async function waitForStanza(
+  client: ReplayClient,
+  what: string,
+  match: (stanza: Element) => boolean,
+  timeoutMs: number,
+): Promise<Element> {
+  try {
+    return (await client.waitForStanza({ timeoutMs, match })).stanza;
+  } catch (error) {
+    throw new Error(`${client.fullJid} did not receive ${what}`, { cause: error });
+  }
+}
+
 /** Replays a scansion script given as text; throws the formatted failure. */
 export async function replayText(text: string, name: string, port: number): Promise<void> {
   const result = await runScript(parseScript(text, name), { host: "127.0.0.1", port });

@@ -7,25 +7,9 @@
 //
 // Process handling (start, readiness by port, SIGTERM then SIGKILL) is tests/bench/_foreign_server.ts.
 import { join } from "node:path";
-import type { ReplayClient } from "../lib/replay/client.ts";
-import type { Element } from "../lib/xml/element.ts";
 import { freePort, run, spawnForeign } from "./bench/_foreign_server.ts";
 
 /** How to run a peer. */
-/** Waits for a stanza `match` accepts, or fails naming `what` the client did not receive. */
-export async function waitForStanza(
-  client: ReplayClient,
-  what: string,
-  match: (stanza: Element) => boolean,
-  timeoutMs: number,
-): Promise<Element> {
-  try {
-    return (await client.waitForStanza({ timeoutMs, match })).stanza;
-  } catch (error) {
-    throw new Error(`${client.fullJid} did not receive ${what}`, { cause: error });
-  }
-}
-
 export interface PeerOptions {
   /** An empty directory for configuration, data and logs. */
   dir: string;

@@ -8,9 +8,9 @@ import type { ReplayClient } from "../lib/replay/client.ts";
 import type { Element } from "../lib/xml/element.ts";
 import { debianVersion } from "./bench/_foreign_server.ts";
 import { issueCertificate, makeTestCa } from "./_ca.ts";
-import { login } from "./_clients.ts";
+import { login, waitForStanza } from "./_clients.ts";
 import { startTestDns } from "./_dns.ts";
-import { type Peer, startEjabberdPeer, startProsodyPeer, waitForStanza } from "./_s2s_peers.ts";
+import { type Peer, startEjabberdPeer, startProsodyPeer } from "./_s2s_peers.ts";
 
 const PROSODY = "prosody.internal";
 const EJABBERD = "ejabberd.internal";

@@ -172,16 +172,14 @@ export class S2sService {
     const xml = toWire(stanza);
     const { maxQueueStanzas, maxQueueBytes, maxTotalQueueBytes } = this.#options.settings;
     if (route.queue.length >= maxQueueStanzas || route.queuedBytes + xml.length > maxQueueBytes) {
-      return this.#bounce(stanza, "resource-constraint", `Too much waits for ${to}`);
+      return this.#refuse(route, stanza, `Too much waits for ${to}`);
     }
     if (this.#queuedBytes + xml.length > maxTotalQueueBytes) {
-      this.#forgetIfUnused(route);
-      return this.#bounce(stanza, "resource-constraint", "Too much waits for other servers");
+      return this.#refuse(route, stanza, "Too much waits for other servers");
     }
     if (route.stream === null && !route.connecting && !this.#mayConnect()) {
-      this.#forgetIfUnused(route);
       this.#options.log(`s2s: not contacting ${to}: max_outgoing_connections reached`);
-      return this.#bounce(stanza, "resource-constraint", "Too many servers are being contacted");
+      return this.#refuse(route, stanza, "Too many servers are being contacted");
     }
     route.queue.push({ stanza, xml });
     route.queuedBytes += xml.length;
@@ -260,11 +258,12 @@ export class S2sService {
     return outgoing < this.#options.settings.maxOutgoingConnections;
   }
 
-  /** A route made for a stanza that was then refused keeps no entry. */
-  #forgetIfUnused(route: Route): void {
-    if (route.stream !== null || route.connecting || route.carrier !== null) return;
-    if (route.queue.length > 0 || route.verifies.size > 0 || route.failure !== null) return;
-    this.#routes.delete(`${route.local} ${route.remote}`);
+  /** Bounces a stanza past a bound; a route made just for it keeps no entry. */
+  #refuse(route: Route, stanza: Element, text: string): void {
+    const unused = route.stream === null && !route.connecting && route.carrier === null &&
+      route.queue.length === 0 && route.verifies.size === 0 && route.failure === null;
+    if (unused) this.#routes.delete(`${route.local} ${route.remote}`);
+    this.#bounce(stanza, "resource-constraint", text);
   }
 
   /** Empties a route's queue, and returns what was in it. */

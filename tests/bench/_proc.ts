@@ -50,6 +50,18 @@ export async function cpuMs(pid: number, ticksPerSecond: number): Promise<number
   return (utime + stime) * 1000 / ticksPerSecond;
 }
 
+/** Waits until a process's CPU use stays below 5 % for half a second (at most `maxMs`). */
+export async function cpuQuiet(pid: number, ticksPerSecond: number, maxMs = 15_000): Promise<void> {
+  const until = performance.now() + maxMs;
+  let last = await cpuMs(pid, ticksPerSecond);
+  while (performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = await cpuMs(pid, ticksPerSecond);
+    if (!(now - last > 25)) return; // also ends on NaN (process gone)
+    last = now;
+  }
+}
+
 /** Resident set size of a process in KiB (VmRSS), or NaN if unreadable. */
 export async function rssKiB(pid: number): Promise<number> {
   const status = await readProc(`/proc/${pid}/status`);

@@ -8,8 +8,13 @@ const KEEP_OUTPUT_CHARS = 64 * 1024;
 
 /** How to start the server. */
 export interface SpawnOptions {
-  /** Arguments after `main.ts start` (port 0, no direct TLS and bind 127.0.0.1 are added). */
+  /**
+   * Arguments after `main.ts start` (port 0, no direct TLS and bind 127.0.0.1 are added), or
+   * after `script` if one is given.
+   */
   args: string[];
+  /** Another server script to run instead of Verona (it prints the same listening line). */
+  script?: string;
   /** CPU list for `taskset -c`, or undefined to run unpinned. */
   pinCpus?: string;
   /** Longest wait for the listening line. */
@@ -34,14 +39,11 @@ export interface BenchServer {
 }
 
 /**
- * Starts `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 --s2s-port 0 --bind 127.0.0.1 ...` and waits for its
+ * Starts `options.script`, or `verona start --port 0 --direct-tls-port 0 --http-port 0 --https-port 0 --s2s-port 0 --bind 127.0.0.1 ...` and waits for its
  * listening line.
  */
 export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
-  const denoArgs = [
-    "run",
-    ...serverV8Flags(),
-    ...SERVER_PERMISSIONS,
+  const verona = [
     MAIN,
     "start",
     "--port",
@@ -56,6 +58,12 @@ export async function spawnServer(options: SpawnOptions): Promise<BenchServer> {
     "0",
     "--bind",
     "127.0.0.1",
+  ];
+  const denoArgs = [
+    "run",
+    ...serverV8Flags(),
+    ...SERVER_PERMISSIONS,
+    ...(options.script === undefined ? verona : [options.script]),
     ...options.args,
   ];
   const command = options.pinCpus === undefined

@@ -4,11 +4,15 @@
 //   deno task bench:compare                       # 500 clients, 100 chat pairs, a room of 50
 //   deno task bench:compare --cert rsa --json     # RSA-2048 instead of ECDSA P-256; JSON only
 //   deno task bench:compare --servers verona,prosody --idle-sessions 2000
+//   deno task bench:compare --servers floor,verona,ejabberd --idle-sessions 0   # logins
 //
 // Each server runs in the foreground with a configuration of its own in a temporary directory,
 // on 127.0.0.1 only: STARTTLS required, SCRAM-SHA-1, MUC at conference.localhost, no s2s,
 // accounts bench1..benchN with one password, limits raised so that the generator is not
-// throttled (see _prosody.ts and _ejabberd.ts). Each is pinned to CPU 0 and the generator to
+// throttled (see _prosody.ts and _ejabberd.ts). "floor" is tests/bench/login_floor.ts: the same
+// logins over Deno's node:net + node:tls with the project's SCRAM and no XMPP work at all, so
+// its column is what any server in Deno pays per login and per idle session (logins and idle
+// memory only). Each is pinned to CPU 0 and the generator to
 // CPU 1. Per server, each on a fresh process of it (same data directory):
 //   1. load: tests/bench/load.ts --host --port --server-pid --json against it (logins, 1:1 chat
 //      to full JIDs, PEP tune events from one account to its --clients - 1 contacts, at most
@@ -33,7 +37,7 @@ import { createAccounts } from "./_accounts.ts";
 import { BenchClient } from "./_bench_client.ts";
 import { startEjabberd } from "./_ejabberd.ts";
 import { debianVersion, ensureDebianPackages } from "./_foreign_server.ts";
-import { clockTicks, cpuMs, onPath, pinProcess, rssKiB } from "./_proc.ts";
+import { clockTicks, cpuQuiet, onPath, pinProcess, rssKiB } from "./_proc.ts";
 import { startProsody } from "./_prosody.ts";
 import { spawnServer } from "./_server.ts";
 
@@ -45,10 +49,16 @@ prints one table with Verona's ratio to each. Installs Debian's prosody and ejab
 packages if missing (needs root).
 
 Options:
-  --servers LIST       which, in this order (default: verona,ejabberd,prosody)
+  --servers LIST       which, in this order (default: verona,ejabberd,prosody,floor);
+                       floor is the login floor in Deno (tests/bench/login_floor.ts:
+                       TLS, sockets and SCRAM, no XMPP work), logins and idle memory only
   --clients N          clients in the load (default: 500)
   --chat-pairs N       1:1 chat pairs (default: 100)
   --occupants N        room size of the groupchat fan-out (default: 50)
+  --warmup-logins N    logins made and closed before the timed part (load.ts
+                       --warmup-logins), so that every server is measured warm, as in
+                       service; their CPU per login is the "cold" row (default: --clients;
+                       0: none, the timed logins are the first ones)
   --messages N         groupchat messages sent to it (default: load.ts's, 100000
                        deliveries in all); more make short phases (fast servers) more precise:
                        CPU time is read in clock ticks of 10 ms
@@ -62,12 +72,13 @@ Options:
   --json               print only one JSON line with every figure
   -h, --help           show this help`;
 
-const SERVERS = ["verona", "ejabberd", "prosody"] as const;
+const SERVERS = ["verona", "ejabberd", "prosody", "floor"] as const;
 type ServerName = typeof SERVERS[number];
 const DISPLAY: Record<ServerName, string> = {
   verona: "Verona",
   ejabberd: "ejabberd",
   prosody: "Prosody",
+  floor: "Deno floor",
 };
 const DOMAIN = "localhost";
 const SERVER_CPUS = "0";
@@ -81,12 +92,14 @@ const LOGIN_CONCURRENCY = 16;
 /** Above this share of one core the generator may be what limits the figures (as load.ts). */
 const SATURATED = 0.9;
 const LOAD_SCRIPT = fileURLToPath(new URL("./load.ts", import.meta.url));
+const FLOOR_SCRIPT = fileURLToPath(new URL("./login_floor.ts", import.meta.url));
 
 interface Options {
   servers: ServerName[];
   clients: number;
   chatPairs: number;
   occupants: number;
+  warmupLogins: number;
   messages?: number;
   idleSessions: number;
   cert: "ecdsa" | "rsa";
@@ -117,6 +130,7 @@ function parseOptions(args: string[]): Options | "help" {
       clients: { type: "string" },
       "chat-pairs": { type: "string" },
       occupants: { type: "string" },
+      "warmup-logins": { type: "string" },
       messages: { type: "string" },
       "idle-sessions": { type: "string" },
       cert: { type: "string" },
@@ -154,6 +168,10 @@ function parseOptions(args: string[]): Options | "help" {
     clients,
     chatPairs,
     occupants,
+    warmupLogins: count("warmup-logins", values["warmup-logins"], clients, {
+      min: 0,
+      max: clients,
+    }),
     messages: values.messages === undefined
       ? undefined
       : count("messages", values.messages, 0, { max: 100_000 }),
@@ -244,6 +262,25 @@ interface TargetSetup {
 async function startTarget(name: ServerName, setup: TargetSetup): Promise<Target> {
   const { dir, cert, accounts, password, create } = setup;
   const accountSet = { prefix: "bench", count: accounts, password, create };
+  if (name === "floor") {
+    const server = await spawnServer({
+      script: FLOOR_SCRIPT,
+      args: ["--cert", cert.certPath, "--key", cert.keyPath, "--password", password],
+      pinCpus: SERVER_CPUS,
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
+    return {
+      name,
+      version: await gitRevision(),
+      pid: server.pid,
+      port: server.port,
+      command: server.command.map(shellQuote).join(" "),
+      setup: "tests/bench/login_floor.ts: node:net + STARTTLS + node:tls and lib/sasl's SCRAM, " +
+        "fixed replies, no XML parser, storage or routing (logins and idle memory only)",
+      output: () => `${server.stdout()}${server.stderr()}`,
+      stop: () => server.stop(STOP_GRACE_MS),
+    };
+  }
   if (name === "verona") {
     if (create) await createAccounts(dir, "bench", accounts, password);
     // As load.ts writes it for its own server: no connection cap below the load, and no input
@@ -298,18 +335,6 @@ async function startTarget(name: ServerName, setup: TargetSetup): Promise<Target
   };
 }
 
-/** Waits until the server's CPU use stays below 5 % for half a second (at most `maxMs`). */
-async function quiet(pid: number, ticks: number, maxMs = 15_000): Promise<void> {
-  const until = performance.now() + maxMs;
-  let last = await cpuMs(pid, ticks);
-  while (performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const now = await cpuMs(pid, ticks);
-    if (!(now - last > 25)) return; // also ends on NaN (process gone)
-    last = now;
-  }
-}
-
 interface IdleResult {
   sessionsPerBatch: number;
   /** Server RSS before any session, after the first batch, after the second. */
@@ -333,7 +358,7 @@ async function idleMemory(
   const rss: number[] = [];
   let lost = NaN;
   try {
-    await quiet(target.pid, ticks);
+    await cpuQuiet(target.pid, ticks);
     rss.push(await rssKiB(target.pid));
     for (let batch = 1; batch <= 2; batch++) {
       let next = (batch - 1) * sessions;
@@ -355,7 +380,7 @@ async function idleMemory(
         }
       };
       await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, worker));
-      await quiet(target.pid, ticks);
+      await cpuQuiet(target.pid, ticks);
       rss.push(await rssKiB(target.pid));
     }
     lost = clients.filter((c) => c.closeReason !== undefined).length;
@@ -378,11 +403,19 @@ async function runLoad(
   options: Options,
   children: Set<Deno.ChildProcess>,
 ): Promise<{ report: Record<string, unknown>; args: string[] }> {
+  // The floor answers logins only.
+  const loginsOnly = target.name === "floor";
   const args = [
     ...["--host", "127.0.0.1", "--port", String(target.port), "--server-pid", String(target.pid)],
-    ...["--clients", String(options.clients), "--chat-pairs", String(options.chatPairs)],
-    ...["--chat-to", "full", "--occupants", String(options.occupants)],
-    ...(options.messages === undefined ? [] : ["--messages", String(options.messages)]),
+    ...["--clients", String(options.clients)],
+    ...["--warmup-logins", String(options.warmupLogins)],
+    ...(loginsOnly
+      ? ["--chat-pairs", "0", "--pep-contacts", "0", "--occupants", "0"]
+      : ["--chat-pairs", String(options.chatPairs), "--chat-to", "full"]),
+    ...(loginsOnly ? [] : ["--occupants", String(options.occupants)]),
+    ...(options.messages === undefined || loginsOnly
+      ? []
+      : ["--messages", String(options.messages)]),
     ...["--domain", DOMAIN, "--password", options.password, "--json"],
   ];
   const load = [Deno.execPath(), "run", ...SCRIPT_PERMISSIONS, LOAD_SCRIPT, ...args];
@@ -465,6 +498,7 @@ function figures(result: ServerResult): Record<string, number> {
   ].filter(Number.isFinite);
   return {
     loginCpu: logins("serverCpuMsPerLogin"),
+    loginCpuCold: num(pick(load, "warmup", "serverCpuMsPerLogin")),
     loginRate: logins("loginsPerSecond"),
     loginBusy: logins("serverCpuShare"),
     chatCpu: chat("serverCpuUsPerDelivery"),
@@ -494,6 +528,7 @@ function figures(result: ServerResult): Record<string, number> {
 
 const ROWS: [key: string, label: string, unit: string][] = [
   ["loginCpu", "server CPU per login", "ms"],
+  ["loginCpuCold", "server CPU per login, cold (first WARMUP after start)", "ms"],
   ["loginRate", "logins/s", ""],
   ["loginBusy", "logins: server CPU busy", "busy"],
   ["chatCpu", "1:1 chat: server CPU per delivery", "µs"],
@@ -574,23 +609,30 @@ async function loadAverage(): Promise<string> {
 
 function renderTable(byName: Map<ServerName, Record<string, number>>, options: Options): string {
   const columns = options.servers.map((name) => DISPLAY[name]);
-  const ratios = (["ejabberd", "prosody"] as const).filter((name) =>
-    options.servers.includes("verona") && options.servers.includes(name)
-  );
-  const header = ["figure", ...columns, ...ratios.map((name) => `Verona/${DISPLAY[name]}`)];
+  // Verona's ratio to each other server; the floor's to ejabberd: the best any Deno server gets.
+  const ratios = ([
+    ["verona", "ejabberd"],
+    ["verona", "prosody"],
+    ["floor", "ejabberd"],
+  ] as const).filter(([a, b]) => options.servers.includes(a) && options.servers.includes(b));
+  const header = [
+    "figure",
+    ...columns,
+    ...ratios.map(([a, b]) => `${a === "floor" ? "floor" : DISPLAY[a]}/${DISPLAY[b]}`),
+  ];
   const rows = ROWS.map(([key, template, unit]) => {
     const label = template.replace("CLIENTS", String(options.clients))
+      .replace("WARMUP", String(options.warmupLogins))
       .replace(/^MUC:/, `MUC, ${options.occupants} occupants:`)
       .replace(/^PEP:/, `PEP, ${Math.min(500, options.clients - 1)} contacts:`);
     const values = options.servers.map((name) => byName.get(name)?.[key] ?? NaN);
-    const verona = byName.get("verona")?.[key] ?? NaN;
     return [
       label,
       ...values.map((v) => show(v, unit)),
-      ...ratios.map((name) =>
+      ...ratios.map(([a, b]) =>
         unit === "busy" || unit === "generator" || key === "missing"
           ? ""
-          : ratio(verona, byName.get(name)?.[key] ?? NaN)
+          : ratio(byName.get(a)?.[key] ?? NaN, byName.get(b)?.[key] ?? NaN)
       ),
     ];
   });
@@ -614,9 +656,9 @@ export async function main(args: string[]): Promise<number> {
     else console.error(line);
   };
   const command = ["deno task bench:compare", ...args.map(shellQuote)].join(" ");
-  print(`Verona / ejabberd / Prosody comparison\ncommand: ${command}`);
+  print(`Verona / ejabberd / Prosody / Deno floor comparison\ncommand: ${command}`);
 
-  const foreign = options.servers.filter((name) => name !== "verona");
+  const foreign = options.servers.filter((name) => name === "ejabberd" || name === "prosody");
   if (foreign.length > 0) {
     const installed = await ensureDebianPackages(foreign);
     if (installed.length > 0) log(`installed Debian packages: ${installed.join(", ")}`);
@@ -757,7 +799,8 @@ export async function main(args: string[]): Promise<number> {
   report.table = Object.fromEntries(medians);
   print(
     `\n${options.clients} clients, ${options.chatPairs} chat pairs (full JIDs), a room of ` +
-      `${options.occupants}; idle memory: 2 x ${options.idleSessions} sessions` +
+      `${options.occupants}; ${options.warmupLogins} warm-up logins before the timed ones; ` +
+      `idle memory: 2 x ${options.idleSessions} sessions` +
       (options.rounds > 1 ? `; medians of ${options.rounds} rounds. ` : ". ") +
       "Shared, noisy machine: repeat runs before trusting a difference.\n",
   );

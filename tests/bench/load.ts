@@ -30,7 +30,7 @@ import {
   usage,
   withinPhase,
 } from "./_phase.ts";
-import { clockTicks, onPath, pinProcess } from "./_proc.ts";
+import { clockTicks, cpuQuiet, onPath, pinProcess } from "./_proc.ts";
 
 const USAGE = `Usage: deno task bench [options]
 
@@ -47,7 +47,8 @@ With --host/--port it targets a running server instead (accounts must exist).
 Options:
   --clients N        clients and accounts bench1..benchN (default: largest --occupants,
                      or --pep-contacts + 1 if more)
-  --occupants LIST   room sizes for the fan-out phase (default: 50,500)
+  --occupants LIST   room sizes for the fan-out phase (default: 50,500); 0 skips the
+                     joins and the fan-out (for a server without MUC)
   --messages LIST    messages per room size, one value or one per size
                      (default: 100000 deliveries per size, 100..2000 messages)
   --window N         unacknowledged messages the sender may have in flight (default: 20)
@@ -65,6 +66,10 @@ Options:
   --pep-window N     publishes not yet received by every contact that may be in
                      flight (default: 4)
   --concurrency N    logins and joins in progress at once (default: 16)
+  --warmup-logins N  before the timed logins, N logins (accounts bench1..benchN) that are
+                     closed again, so that the timed ones meet a warm server: compiled
+                     code and caches, as after any time in service; their CPU per login
+                     is reported too, as the cold figure (default: 0)
   --mechanism M      SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN
   --password PW      password of every bench account (default: bench-password)
   --host H           target a running server at H instead of starting one
@@ -105,6 +110,7 @@ interface Options {
   pepPublishes: number;
   pepWindow: number;
   concurrency: number;
+  warmupLogins: number;
   mechanism: BenchMechanism;
   password: string;
   host?: string;
@@ -152,6 +158,7 @@ function parseOptions(args: string[]): Options | "help" {
       "pep-publishes": { type: "string" },
       "pep-window": { type: "string" },
       concurrency: { type: "string" },
+      "warmup-logins": { type: "string" },
       mechanism: { type: "string" },
       password: { type: "string" },
       host: { type: "string" },
@@ -168,7 +175,9 @@ function parseOptions(args: string[]): Options | "help" {
   });
   if (values.help) return "help";
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const occupants = intList("occupants", values.occupants ?? "50,500", LIMITS.clients);
+  const occupants = values.occupants?.trim() === "0"
+    ? []
+    : intList("occupants", values.occupants ?? "50,500", LIMITS.clients);
   const givenContacts = values["pep-contacts"] === undefined
     ? undefined
     : values["pep-contacts"].trim() === "0"
@@ -247,6 +256,10 @@ function parseOptions(args: string[]): Options | "help" {
   if (values["server-pid"] !== undefined && values.host === undefined) {
     throw new UsageError("--server-pid needs --host (a server the bench starts is known)");
   }
+  const warmupLogins = values["warmup-logins"] === undefined ||
+      values["warmup-logins"].trim() === "0"
+    ? 0
+    : positiveInt("warmup-logins", values["warmup-logins"], clients);
   const domain = values.domain ?? "localhost";
   const password = values.password ?? "bench-password";
   if (password === "") throw new UsageError("--password must not be empty");
@@ -269,6 +282,7 @@ function parseOptions(args: string[]): Options | "help" {
     concurrency: values.concurrency === undefined
       ? 16
       : positiveInt("concurrency", values.concurrency, LIMITS.concurrency),
+    warmupLogins,
     mechanism: mechanism as BenchMechanism,
     password,
     host: values.host,
@@ -289,16 +303,22 @@ function parseOptions(args: string[]): Options | "help" {
 // ---------------------------------------------------------------------------------------------
 // Phase 1: logins
 
-async function loginPhase(bench: Bench) {
+/**
+ * Logs in `count` clients (bench1..), kept in `clients`; with `warmup`, closes them again and
+ * waits until the server has handled that.
+ */
+async function loginPhase(bench: Bench, { warmup = false } = {}) {
   const { options } = bench;
+  const count = warmup ? options.warmupLogins : options.clients;
+  const clients = warmup ? [] : bench.clients;
   const rssBefore = await serverRss(bench);
   const start = await sample(bench);
   await withinPhase(
     bench,
-    "logins",
-    pool(bench, options.clients, options.concurrency, async (i) => {
+    warmup ? "warm-up logins" : "logins",
+    pool(bench, count, options.concurrency, async (i) => {
       const client = new BenchClient();
-      bench.clients[i] = client;
+      clients[i] = client;
       await client.login({
         host: bench.host,
         port: bench.port,
@@ -306,7 +326,7 @@ async function loginPhase(bench: Bench) {
         username: `bench${i + 1}`,
         password: options.password,
         mechanism: options.mechanism,
-        resource: "bench",
+        resource: warmup ? "warmup" : "bench",
         timeoutMs: LOGIN_TIMEOUT_MS,
       });
     }),
@@ -314,15 +334,19 @@ async function loginPhase(bench: Bench) {
   const end = await sample(bench);
   const rssAfter = await serverRss(bench);
   const used = usage(start, end);
+  if (warmup) {
+    for (const client of clients) client.close();
+    if (bench.serverPid !== undefined) await cpuQuiet(bench.serverPid, bench.ticks);
+  }
   return {
-    clients: options.clients,
+    clients: count,
     mechanism: options.mechanism,
     concurrency: options.concurrency,
-    loginsPerSecond: round(options.clients / (used.wallMs / 1000), 1),
-    serverCpuMsPerLogin: round(used.serverCpuMs / options.clients, 2),
+    loginsPerSecond: round(count / (used.wallMs / 1000), 1),
+    serverCpuMsPerLogin: round(used.serverCpuMs / count, 2),
     serverRssKiBBefore: rssBefore,
     serverRssKiBAfter: rssAfter,
-    serverKiBPerSession: round((rssAfter - rssBefore) / options.clients, 1),
+    serverKiBPerSession: round((rssAfter - rssBefore) / count, 1),
     ...used,
   };
 }
@@ -848,6 +872,15 @@ export async function main(args: string[]): Promise<number> {
       }
     }
 
+    if (opts.warmupLogins > 0) {
+      const warmup = await loginPhase(bench, { warmup: true });
+      report.warmup = warmup;
+      print(table(`warm-up: ${warmup.clients} logins, closed again (cold server)`, [
+        ["logins/s", warmup.loginsPerSecond],
+        ["server CPU per login", unit(warmup.serverCpuMsPerLogin, "ms")],
+        ["generator CPU busy", busy(warmup.generatorCpuShare)],
+      ]));
+    }
     const logins = { ...await loginPhase(bench), lostConnections: lostConnections(bench) };
     report.logins = logins;
     print(table(
@@ -908,60 +941,66 @@ export async function main(args: string[]): Promise<number> {
       printPep(print, result);
     }
 
-    const mainRoom = `bench@${opts.mucDomain}`;
-    const joins = { ...await joinPhase(bench, mainRoom), lostConnections: lostConnections(bench) };
-    report.joins = joins;
-    print(table(
-      `joins: ${opts.clients} clients enter ${mainRoom}, ${opts.concurrency} at once`,
-      [
-        ["joins/s", joins.joinsPerSecond],
-        ["server CPU per join", unit(joins.serverCpuMsPerJoin, "ms")],
-        ["presence stanzas sent", joins.presenceStanzas],
-        ["server CPU busy", unit(Math.round(joins.serverCpuShare * 100), "%")],
-        ["generator CPU busy", busy(joins.generatorCpuShare)],
-        ["server RSS", unit(joins.serverRssKiBAfter, "KiB")],
-        ["wall time", `${joins.wallMs} ms`],
-        ["connections lost", lost(joins.lostConnections)],
-      ],
-    ));
-
-    const fanouts: unknown[] = [];
-    report.fanout = fanouts;
-    for (let i = 0; i < opts.occupants.length; i++) {
-      const result = {
-        ...await fanoutPhase(bench, opts.occupants[i], opts.messages[i], mainRoom),
+    // No room sizes: a server without MUC (the login floor, say).
+    if (opts.occupants.length > 0) {
+      const mainRoom = `bench@${opts.mucDomain}`;
+      const joins = {
+        ...await joinPhase(bench, mainRoom),
         lostConnections: lostConnections(bench),
       };
-      fanouts.push(result);
+      report.joins = joins;
       print(table(
-        `fan-out: ${result.occupants} occupants in ${result.room}, ${result.messages} messages ` +
-          `from one, at most ${result.window} in flight`,
+        `joins: ${opts.clients} clients enter ${mainRoom}, ${opts.concurrency} at once`,
         [
-          ["deliveries/s", result.deliveriesPerSecond],
-          ["server CPU per delivery", unit(result.serverCpuUsPerDelivery, "µs")],
-          [
-            "latency p50 / p99 / max",
-            `${result.latencyMsP50} / ${result.latencyMsP99} / ${result.latencyMsMax} ms`,
-          ],
-          [
-            "deliveries",
-            `${result.deliveries} of ${result.expectedDeliveries} (per occupant ` +
-            `${result.perOccupantMin}..${result.perOccupantMax} of ${result.messages})`,
-          ],
-          [
-            "missing",
-            result.missing === 0
-              ? undefined
-              : `${result.missing}${result.stalled ? " (stalled)" : ""}`,
-          ],
-          ["out of order", result.outOfOrder === 0 ? undefined : result.outOfOrder],
-          ["errors", result.errors === 0 ? undefined : `${result.errors}: ${result.firstError}`],
-          ["server CPU busy", unit(Math.round(result.serverCpuShare * 100), "%")],
-          ["generator CPU busy", busy(result.generatorCpuShare)],
-          ["wall time", `${result.wallMs} ms (room setup ${result.setupMs} ms)`],
-          ["connections lost", lost(result.lostConnections)],
+          ["joins/s", joins.joinsPerSecond],
+          ["server CPU per join", unit(joins.serverCpuMsPerJoin, "ms")],
+          ["presence stanzas sent", joins.presenceStanzas],
+          ["server CPU busy", unit(Math.round(joins.serverCpuShare * 100), "%")],
+          ["generator CPU busy", busy(joins.generatorCpuShare)],
+          ["server RSS", unit(joins.serverRssKiBAfter, "KiB")],
+          ["wall time", `${joins.wallMs} ms`],
+          ["connections lost", lost(joins.lostConnections)],
         ],
       ));
+
+      const fanouts: unknown[] = [];
+      report.fanout = fanouts;
+      for (let i = 0; i < opts.occupants.length; i++) {
+        const result = {
+          ...await fanoutPhase(bench, opts.occupants[i], opts.messages[i], mainRoom),
+          lostConnections: lostConnections(bench),
+        };
+        fanouts.push(result);
+        print(table(
+          `fan-out: ${result.occupants} occupants in ${result.room}, ${result.messages} messages ` +
+            `from one, at most ${result.window} in flight`,
+          [
+            ["deliveries/s", result.deliveriesPerSecond],
+            ["server CPU per delivery", unit(result.serverCpuUsPerDelivery, "µs")],
+            [
+              "latency p50 / p99 / max",
+              `${result.latencyMsP50} / ${result.latencyMsP99} / ${result.latencyMsMax} ms`,
+            ],
+            [
+              "deliveries",
+              `${result.deliveries} of ${result.expectedDeliveries} (per occupant ` +
+              `${result.perOccupantMin}..${result.perOccupantMax} of ${result.messages})`,
+            ],
+            [
+              "missing",
+              result.missing === 0
+                ? undefined
+                : `${result.missing}${result.stalled ? " (stalled)" : ""}`,
+            ],
+            ["out of order", result.outOfOrder === 0 ? undefined : result.outOfOrder],
+            ["errors", result.errors === 0 ? undefined : `${result.errors}: ${result.firstError}`],
+            ["server CPU busy", unit(Math.round(result.serverCpuShare * 100), "%")],
+            ["generator CPU busy", busy(result.generatorCpuShare)],
+            ["wall time", `${result.wallMs} ms (room setup ${result.setupMs} ms)`],
+            ["connections lost", lost(result.lostConnections)],
+          ],
+        ));
+      }
     }
   } catch (error) {
     failure = error;

@@ -21,6 +21,7 @@
 // characters XML forbids, broken syntax, text outside stanzas).
 import { SaxesParser, type SaxesTagNS } from "saxes";
 import { Element } from "./element.ts";
+import { WholeStanzaReader } from "./whole_stanza.ts";
 
 /** Stream error conditions the parser itself can raise. */
 export type ParserErrorCondition =
@@ -63,6 +64,15 @@ export interface StreamParserLimits {
   maxNameSize?: number;
 }
 
+/** How the parser reads; for tests that compare its two ways. */
+export interface StreamParserOptions {
+  /**
+   * Read stanzas that arrive whole in plain XML with {@linkcode WholeStanzaReader} instead of
+   * saxes (default true); saxes reads everything else either way.
+   */
+  wholeStanzas?: boolean;
+}
+
 export const DEFAULT_MAX_STANZA_SIZE = 256 * 1024;
 export const DEFAULT_MAX_DEPTH = 32;
 export const DEFAULT_MAX_HEADER_SIZE = 8 * 1024;
@@ -102,9 +112,16 @@ export class StreamParser {
   #generation = 0;
   /** Events of the current write, delivered once saxes has returned. */
   #pending: (() => void)[] = [];
+  /** The fast path for whole stanzas, or null when saxes reads everything. */
+  #whole: WholeStanzaReader | null;
 
-  constructor(handlers: StreamParserHandlers, limits: StreamParserLimits = {}) {
+  constructor(
+    handlers: StreamParserHandlers,
+    limits: StreamParserLimits = {},
+    options: StreamParserOptions = {},
+  ) {
     this.#handlers = handlers;
+    this.#whole = options.wholeStanzas === false ? null : new WholeStanzaReader();
     this.#limits = {
       maxStanzaSize: limits.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE,
       maxDepth: limits.maxDepth ?? DEFAULT_MAX_DEPTH,
@@ -217,6 +234,7 @@ export class StreamParser {
   write(bytes: Uint8Array): void {
     if (this.#failed || this.#closed || bytes.length === 0) return;
     const generation = this.#generation;
+    const atBoundary = this.#scanner.idle;
     const scanned = this.#scanner.scan(bytes, true);
     let text: string;
     try {
@@ -227,13 +245,14 @@ export class StreamParser {
       this.#fail("not-well-formed", "invalid UTF-8");
       return this.#flush(generation);
     }
-    this.#feed(text, scanned, generation);
+    this.#feed(text, scanned, generation, atBoundary);
   }
 
   /** Feeds already-decoded text (for tests and tools); limits count UTF-16 code units. */
   writeText(text: string): void {
     if (this.#failed || this.#closed || text === "") return;
     const generation = this.#generation;
+    const atBoundary = this.#scanner.idle;
     const units = new Uint16Array(text.length);
     for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
     const scanned = this.#scanner.scan(units, false);
@@ -241,10 +260,16 @@ export class StreamParser {
       scanned.end === text.length ? text : text.slice(0, scanned.end),
       scanned,
       generation,
+      atBoundary,
     );
   }
 
-  #feed(text: string, scanned: ScanResult, generation: number): void {
+  /**
+   * Parses `text`. `atBoundary`: the input before it ended between stanzas, so that saxes holds
+   * nothing partial and whole stanzas at its start may bypass it.
+   */
+  #feed(text: string, scanned: ScanResult, generation: number, atBoundary: boolean): void {
+    if (atBoundary && text !== "") text = text.slice(this.#readWhole(text));
     if (text !== "") {
       this.#inSaxes = true;
       try {
@@ -264,6 +289,25 @@ export class StreamParser {
       this.#fail("not-well-formed", "the parser lost track of the markup");
     }
     this.#flush(generation);
+  }
+
+  /**
+   * Delivers the whole stanzas at the start of `text` that the fast path reads (white space
+   * between them is keepalive); returns where saxes must take over (the length: nowhere).
+   */
+  #readWhole(text: string): number {
+    const reader = this.#whole;
+    if (reader === null || this.#depth !== 1 || this.#root === null || this.#failed) return 0;
+    const defaultNs = this.#root.ns[""] ?? "";
+    let i = 0;
+    for (;;) {
+      while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+      if (i === text.length) return i;
+      const stanza = reader.read(text, i, defaultNs);
+      if (stanza === null) return i;
+      this.#pending.push(() => this.#handlers.stanza(stanza));
+      i = reader.end;
+    }
   }
 
   #flush(generation: number): void {
@@ -479,6 +523,18 @@ class Scanner {
     });
     for (; i < n; i++, this.#offset++) {
       if (this.#state === S.CLOSED) return { end: i };
+      // Most of a stanza is text and attribute values in ASCII: skip such a run at once.
+      if (this.#skippable()) {
+        const j = this.#plainRun(input, i, n);
+        if (j > i) {
+          this.#offset += j - i;
+          this.#run += j - i;
+          this.#prev2 = j - i >= 2 ? input[j - 2] : this.#prev1;
+          this.#prev1 = input[j - 1];
+          i = j;
+          if (i === n) break;
+        }
+      }
       const c = input[i];
       if (bytes && (c >= 0x80 || this.#utfNeed > 0) && !this.#utf8(c)) {
         if (this.#offset === 0 && (c === 0xfe || c === 0xff)) {
@@ -719,6 +775,29 @@ class Scanner {
       }
     }
     return { end: i };
+  }
+
+  /** In a stanza's text or attribute value, where plain units only count toward the limits. */
+  #skippable(): boolean {
+    if (this.#utfNeed > 0 || !this.#headerDone) return false;
+    return this.#state === S.TEXT ? this.#depth >= 2 : this.#state === S.ATTR_VALUE;
+  }
+
+  /**
+   * Where the run of plain units from `i` ends: printable ASCII, tab and line ends, but for
+   * "<", "&" and (in an attribute value) its quote; at most up to the stanza size limit.
+   */
+  #plainRun(input: Uint8Array | Uint16Array, i: number, n: number): number {
+    const quote = this.#state === S.ATTR_VALUE ? this.#quote : -1;
+    const end = Math.min(n, i + Math.max(0, this.#limits.maxStanzaSize - this.#run));
+    let j = i;
+    while (j < end) {
+      const c = input[j];
+      if (c >= 0x80 || c === LT || c === AMP || c === quote) break;
+      if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      j++;
+    }
+    return j;
   }
 
   /** Checks one byte of a multi-byte UTF-8 sequence (RFC 3629 §4); false if invalid. */

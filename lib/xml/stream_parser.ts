@@ -114,6 +114,8 @@ export class StreamParser {
   #pending: (() => void)[] = [];
   /** The fast path for whole stanzas, or null when saxes reads everything. */
   #whole: WholeStanzaReader | null;
+  /** Nothing of the current stream has been read yet: its header may be read whole. */
+  #fresh = true;
 
   constructor(
     handlers: StreamParserHandlers,
@@ -166,15 +168,17 @@ export class StreamParser {
     this.#failed = false;
     this.#parser = null;
     this.#root = null;
+    this.#fresh = true;
   }
 
   /**
-   * Frees the saxes parser while nothing partial is held and the stream is open (between
-   * stanzas); the next input makes a new one, primed with the stream header's namespaces.
-   * Returns whether it was freed.
+   * Frees the saxes parser and the decoder while nothing partial is held and the stream is open
+   * (between stanzas); the next input makes new ones, saxes primed with the stream header's
+   * namespaces. Returns whether anything was freed.
    */
   release(): boolean {
-    if (this.#parser === null) return false;
+    // Stanzas read whole need no saxes parser, but the decoder may still be held.
+    if (this.#parser === null && this.#decoder === null) return false;
     if (this.#failed || this.#closed || this.#depth !== 1 || !this.#scanner.idle) return false;
     if (this.#root === null || this.#pending.length > 0) return false;
     this.#parser = null;
@@ -269,7 +273,12 @@ export class StreamParser {
    * nothing partial and whole stanzas at its start may bypass it.
    */
   #feed(text: string, scanned: ScanResult, generation: number, atBoundary: boolean): void {
-    if (atBoundary && text !== "") text = text.slice(this.#readWhole(text));
+    if (atBoundary && text !== "") {
+      let from = 0;
+      if (this.#fresh) from = this.#readHeader(text);
+      text = text.slice(this.#readWhole(text, from));
+    }
+    this.#fresh = false;
     if (text !== "") {
       this.#inSaxes = true;
       try {
@@ -295,11 +304,11 @@ export class StreamParser {
    * Delivers the whole stanzas at the start of `text` that the fast path reads (white space
    * between them is keepalive); returns where saxes must take over (the length: nowhere).
    */
-  #readWhole(text: string): number {
+  #readWhole(text: string, from: number): number {
     const reader = this.#whole;
-    if (reader === null || this.#depth !== 1 || this.#root === null || this.#failed) return 0;
+    if (reader === null || this.#depth !== 1 || this.#root === null || this.#failed) return from;
     const defaultNs = this.#root.ns[""] ?? "";
-    let i = 0;
+    let i = from;
     for (;;) {
       while (i < text.length && isSpace(text.charCodeAt(i))) i++;
       if (i === text.length) return i;
@@ -308,6 +317,23 @@ export class StreamParser {
       this.#pending.push(() => this.#handlers.stanza(stanza));
       i = reader.end;
     }
+  }
+
+  /**
+   * Opens the stream if its first text holds the whole header in the usual shape, as #open does
+   * for saxes's event; returns where the header ended (0: saxes reads it).
+   */
+  #readHeader(text: string): number {
+    const header = this.#whole?.readHeader(text);
+    if (header == null) return 0;
+    this.#depth = 1;
+    const ns: Record<string, string> = {};
+    if (header.defaultNs !== undefined) ns[""] = header.defaultNs;
+    ns.stream = header.uri;
+    this.#root = { name: "stream:stream", ns };
+    const streamAttrs = { ...header.attrs, xmlns: header.defaultNs ?? "" };
+    this.#pending.push(() => this.#handlers.streamOpen("stream", header.uri, streamAttrs));
+    return header.end;
   }
 
   #flush(generation: number): void {

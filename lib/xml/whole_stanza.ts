@@ -37,6 +37,21 @@ function isXmlChar(code: number): boolean {
     (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
 }
 
+/** A stream header read whole: what saxes's events for it would have told. */
+export interface WholeHeader {
+  /** After the header's ">". */
+  end: number;
+  /** The root's namespace (that of the `stream` prefix). */
+  uri: string;
+  /** Its attributes but the namespace declarations, in order. */
+  attrs: Record<string, string>;
+  /** The default namespace declared on it, if any. */
+  defaultNs: string | undefined;
+}
+
+const STREAM_QNAME = "stream:stream";
+const STREAM_PREFIX_DECL = "xmlns:stream";
+
 /** Reads whole stanzas; one per parser, as it keeps where the last one ended. */
 export class WholeStanzaReader {
   /** Where the stanza returned by the last {@linkcode read} ends (after its last ">"). */
@@ -56,6 +71,96 @@ export class WholeStanzaReader {
     } finally {
       this.#text = "";
     }
+  }
+
+  /**
+   * The stream header at the very start of a stream's text, if it is all there in the shape
+   * clients send: an optional XML declaration (version 1.0, UTF-8, standalone) and a
+   * `<stream:stream>` start tag declaring the `stream` prefix, and at most a default namespace
+   * besides; null otherwise (saxes reads it).
+   */
+  readHeader(text: string): WholeHeader | null {
+    this.#text = text;
+    this.#i = 0;
+    try {
+      if (text.startsWith("<?xml") && !this.#declaration()) return null;
+      this.#skipSpace();
+      if (!text.startsWith(`<${STREAM_QNAME}`, this.#i)) return null;
+      this.#i += STREAM_QNAME.length + 1;
+      const attrs: Record<string, string> = {};
+      let uri: string | undefined;
+      let defaultNs: string | undefined;
+      for (;;) {
+        const spaced = this.#skipSpace();
+        if (text.charCodeAt(this.#i) === GT) break;
+        if (!spaced) return null;
+        let attribute: string | null;
+        if (text.startsWith(STREAM_PREFIX_DECL, this.#i)) {
+          this.#i += STREAM_PREFIX_DECL.length;
+          attribute = STREAM_PREFIX_DECL;
+        } else {
+          attribute = this.#name(true);
+        }
+        if (attribute === null || !this.#equals()) return null;
+        const value = this.#value();
+        if (value === null) return null;
+        if (attribute === STREAM_PREFIX_DECL || attribute === "xmlns") {
+          if (!plainNamespace(value)) return null;
+        }
+        if (attribute === STREAM_PREFIX_DECL) {
+          if (uri !== undefined || value === "") return null;
+          uri = value;
+        } else if (attribute === "xmlns") {
+          if (defaultNs !== undefined) return null;
+          defaultNs = value;
+        } else {
+          if (Object.hasOwn(attrs, attribute) || attribute === "__proto__") return null;
+          attrs[attribute] = value;
+        }
+      }
+      if (uri === undefined) return null;
+      return { end: this.#i + 1, uri, attrs, defaultNs };
+    } finally {
+      this.#text = "";
+    }
+  }
+
+  /** `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`, the last two optional. */
+  #declaration(): boolean {
+    const text = this.#text;
+    this.#i = 5;
+    const pseudo: [name: string, valid: RegExp][] = [
+      ["version", /^1\.0$/],
+      ["encoding", /^utf-?8$/i],
+      ["standalone", /^(?:yes|no)$/],
+    ];
+    let first = true;
+    for (const [name, valid] of pseudo) {
+      const at = this.#i;
+      if (!this.#skipSpace() || !text.startsWith(name, this.#i)) {
+        if (first) return false;
+        this.#i = at;
+        continue;
+      }
+      this.#i += name.length;
+      if (!this.#equals()) return false;
+      const value = this.#value();
+      if (value === null || !valid.test(value)) return false;
+      first = false;
+    }
+    this.#skipSpace();
+    if (!text.startsWith("?>", this.#i)) return false;
+    this.#i += 2;
+    return true;
+  }
+
+  /** Optional spaces, "=", optional spaces; whether the "=" was there. */
+  #equals(): boolean {
+    this.#skipSpace();
+    if (this.#text.charCodeAt(this.#i) !== EQ) return false;
+    this.#i++;
+    this.#skipSpace();
+    return true;
   }
 
   #stanza(defaultNs: string): Element | null {
@@ -114,15 +219,11 @@ export class WholeStanzaReader {
         }
         if (!spaced) return null;
         const attribute = this.#name(true);
-        if (attribute === null) return null;
-        this.#skipSpace();
-        if (text.charCodeAt(this.#i) !== EQ) return null;
-        this.#i++;
-        this.#skipSpace();
+        if (attribute === null || !this.#equals()) return null;
         const value = this.#value();
         if (value === null) return null;
         if (attribute === "xmlns") {
-          if (declared !== undefined || value === XML_NS || value === XMLNS_NS) return null;
+          if (declared !== undefined || !plainNamespace(value)) return null;
           declared = value;
         } else {
           if (Object.hasOwn(attrs, attribute) || attribute === "__proto__") return null;
@@ -283,6 +384,15 @@ export class WholeStanzaReader {
     this.#i = semi + 1;
     return replacement;
   }
+}
+
+/**
+ * Whether a namespace name is one read here: not one of the two reserved ones, and without
+ * white space at either end (saxes trims it).
+ */
+function plainNamespace(uri: string): boolean {
+  if (uri === XML_NS || uri === XMLNS_NS) return false;
+  return uri === "" || (!isSpace(uri.charCodeAt(0)) && !isSpace(uri.charCodeAt(uri.length - 1)));
 }
 
 /**

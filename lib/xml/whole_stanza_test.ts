@@ -13,17 +13,17 @@ function shape(node: Element | string): unknown {
 }
 
 interface Run {
-  opens: number;
+  opens: unknown[];
   stanzas: unknown[];
   closed: boolean;
   errors: string[];
 }
 
 function run(chunks: Uint8Array[], wholeStanzas: boolean): Run {
-  const out: Run = { opens: 0, stanzas: [], closed: false, errors: [] };
+  const out: Run = { opens: [], stanzas: [], closed: false, errors: [] };
   const parser = new StreamParser(
     {
-      streamOpen: () => out.opens++,
+      streamOpen: (name, ns, attrs) => out.opens.push([name, ns, Object.entries(attrs)]),
       stanza: (stanza) => out.stanzas.push(shape(stanza)),
       streamClose: () => out.closed = true,
       error: (condition) => out.errors.push(condition),
@@ -94,6 +94,40 @@ Deno.test("whole stanzas: the fast path and saxes give the same stanzas and erro
   }
 });
 
+/** Stream headers: the usual ones the fast path reads, and others saxes reads or refuses. */
+const HEADERS = [
+  FUZZ_HEADER,
+  "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+  `<?xml version="1.0" encoding="UTF-8"?>\n<stream:stream to="localhost" ` +
+  `xmlns:stream="http://etherx.jabber.org/streams" xmlns="jabber:client" version="1.0">`,
+  "<?xml version='1.0' standalone='yes' ?><stream:stream xmlns:stream='urn:other'>",
+  "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'>",
+  "<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream xmlns:stream='urn:s'>",
+  "<?xml version='1.1'?><stream:stream xmlns:stream='urn:s'>",
+  "<?xml version='1.0' standalone='yes' encoding='UTF-8'?><stream:stream xmlns:stream='urn:s'>",
+  "<?xml encoding='UTF-8'?><stream:stream xmlns:stream='urn:s'>",
+  "<stream:stream xmlns='jabber:client'>",
+  "<stream:stream xmlns:stream=''>",
+  "<stream:stream xmlns:stream='urn:s' to='a' to='b'>",
+  "<stream:stream xmlns:stream='urn:s'to='a'>",
+  "<stream xmlns='http://etherx.jabber.org/streams'>",
+  "<stream:stream xmlns:stream='urn:s' xml:lang='en' id='a&amp;b'>",
+  "<stream:stream xmlns:stream='urn:s'/>",
+  " <stream:stream xmlns:stream='urn:s'>",
+];
+
+Deno.test("whole headers: the fast path and saxes open the stream alike", () => {
+  for (const header of HEADERS) {
+    const stanza = "<message><body>x</body></message>";
+    const whole = [encode(header + stanza)];
+    const split = [encode(header), encode(stanza)];
+    const halves = [encode(header.slice(0, 9)), encode(header.slice(9) + stanza)];
+    for (const chunks of [whole, split, halves]) {
+      assert.deepEqual(run(chunks, true), run(chunks, false), header);
+    }
+  }
+});
+
 Deno.test("whole stanzas: the reader takes the plain ones and declines the rest", () => {
   const reader = new WholeStanzaReader();
   const plain = "<message to='a'><body>hi &amp; bye</body></message>";
@@ -111,6 +145,7 @@ Deno.test("whole stanzas: 3000 fuzzed streams, whole and split, parse alike eith
   const corpus = [
     ...clientStreams(),
     ...EDGES.map((stanza) => FUZZ_HEADER + stanza + stanza),
+    ...HEADERS.map((header) => header + EDGES[0] + EDGES[1]),
   ].map(encode);
   let withStanzas = 0;
   for (let round = 0; round < 3000; round++) {

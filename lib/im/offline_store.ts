@@ -34,6 +34,10 @@ export class SqliteOfflineStore implements OfflineStore {
   }
 
   take(username: string): string[] {
+    // Most logins find nothing: one indexed lookup then, not a write transaction.
+    const any = this.#db.prepare("SELECT 1 FROM offline_messages WHERE username = ? LIMIT 1")
+      .get(username);
+    if (any === undefined) return [];
     return transaction(this.#db, () => {
       const rows = this.#db.prepare(
         "SELECT stanza FROM offline_messages WHERE username = ? ORDER BY id",

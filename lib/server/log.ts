@@ -10,7 +10,8 @@ const MAX_PENDING_LINES = 256;
 /** A log function that writes batched lines to `write` (default: stderr). */
 export class BatchedLog {
   #pending: string[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether a write after this turn is due (setImmediate: cheaper than a timer per turn). */
+  #scheduled = false;
   #write: (bytes: Uint8Array) => void;
   #now: () => Date;
 
@@ -26,13 +27,16 @@ export class BatchedLog {
   readonly line = (text: string): void => {
     this.#pending.push(`${this.#now().toISOString()} ${text}\n`);
     if (this.#pending.length >= MAX_PENDING_LINES) return this.flush();
-    this.#timer ??= setTimeout(() => this.flush(), 0);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.flush();
+    });
   };
 
   /** Writes every pending line now. */
   flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     if (this.#pending.length === 0) return;
     const text = this.#pending.join("");
     this.#pending = [];

@@ -258,28 +258,43 @@ interface TargetSetup {
   create: boolean;
 }
 
+/** Starts a server of this project (Verona or the floor), pinned to the server CPU. */
+async function projectTarget(
+  name: ServerName,
+  run: { script?: string; args: string[] },
+  setup: string,
+): Promise<Target> {
+  const server = await spawnServer({
+    ...run,
+    pinCpus: SERVER_CPUS,
+    startTimeoutMs: START_TIMEOUT_MS,
+  });
+  return {
+    name,
+    version: await gitRevision(),
+    pid: server.pid,
+    port: server.port,
+    command: server.command.map(shellQuote).join(" "),
+    setup,
+    output: () => `${server.stdout()}${server.stderr()}`,
+    stop: () => server.stop(STOP_GRACE_MS),
+  };
+}
+
 /** Starts one server, pinned to the server CPU. */
 async function startTarget(name: ServerName, setup: TargetSetup): Promise<Target> {
   const { dir, cert, accounts, password, create } = setup;
   const accountSet = { prefix: "bench", count: accounts, password, create };
   if (name === "floor") {
-    const server = await spawnServer({
-      script: FLOOR_SCRIPT,
-      args: ["--cert", cert.certPath, "--key", cert.keyPath, "--password", password],
-      pinCpus: SERVER_CPUS,
-      startTimeoutMs: START_TIMEOUT_MS,
-    });
-    return {
+    return await projectTarget(
       name,
-      version: await gitRevision(),
-      pid: server.pid,
-      port: server.port,
-      command: server.command.map(shellQuote).join(" "),
-      setup: "tests/bench/login_floor.ts: node:net + STARTTLS + node:tls and lib/sasl's SCRAM, " +
+      {
+        script: FLOOR_SCRIPT,
+        args: ["--cert", cert.certPath, "--key", cert.keyPath, "--password", password],
+      },
+      "tests/bench/login_floor.ts: node:net + STARTTLS + node:tls and lib/sasl's SCRAM, " +
         "fixed replies, no XML parser, storage or routing (logins and idle memory only)",
-      output: () => `${server.stdout()}${server.stderr()}`,
-      stop: () => server.stop(STOP_GRACE_MS),
-    };
+    );
   }
   if (name === "verona") {
     if (create) await createAccounts(dir, "bench", accounts, password);
@@ -296,22 +311,12 @@ async function startTarget(name: ServerName, setup: TargetSetup): Promise<Target
         // gets mod_mam here, so it is off in all three.
         "\n[mam]\nenabled = false\n",
     );
-    const server = await spawnServer({
-      args: ["--domain", DOMAIN, "--data", dir, "--config", configPath],
-      pinCpus: SERVER_CPUS,
-      startTimeoutMs: START_TIMEOUT_MS,
-    });
-    return {
+    return await projectTarget(
       name,
-      version: await gitRevision(),
-      pid: server.pid,
-      port: server.port,
-      command: server.command.map(shellQuote).join(" "),
-      setup: `main.ts start, ${accounts} accounts in SQLite (temp dir), ` +
+      { args: ["--domain", DOMAIN, "--data", dir, "--config", configPath] },
+      `main.ts start, ${accounts} accounts in SQLite (temp dir), ` +
         "max_connections(_per_ip) raised, no c2s input shaping after login, mam module off",
-      output: () => `${server.stdout()}${server.stderr()}`,
-      stop: () => server.stop(STOP_GRACE_MS),
-    };
+    );
   }
   const options = {
     dir,

@@ -20,10 +20,12 @@
 //      reads the server's CPU time from /proc. Every phase runs as fast as
 //      the server goes (windows of messages in flight), so CPU per delivery is at saturation.
 //   2. idle memory: two batches of --idle-sessions logged-in sessions are opened and held; the
-//      server's RSS after each (once its CPU is quiet) gives the memory per session, the second
-//      batch without one-time costs. No garbage collection can be forced in the others, so none
-//      is in Verona either: RSS as the system sees it (deno task bench:memory has Verona's
-//      figures after GC).
+//      server's RSS after each, once its CPU is quiet ("at once") and again after --idle-settle
+//      seconds of idle sessions ("settled"), gives the memory per session, the second batch
+//      without one-time costs. No garbage collection can be forced in the others, so none is in
+//      Verona either: RSS as the system sees it, and the wait lets each runtime give back what
+//      the burst of logins left (V8's memory reducer starts 30 s after the process, then runs
+//      ~8 s after a burst; deno task bench:memory has Verona's figures after a forced GC).
 // With --rounds N all of it is repeated N times, the servers interleaved, and the table shows
 // medians. Debian's prosody and ejabberd packages are installed if missing. Every server is
 // stopped at the end, also on failure or Ctrl-C.
@@ -62,8 +64,12 @@ Options:
   --messages N         groupchat messages sent to it (default: load.ts's, 100000
                        deliveries in all); more make short phases (fast servers) more precise:
                        CPU time is read in clock ticks of 10 ms
+  --logins-only        measure logins (and idle memory) only, as for the floor: no chat,
+                       PEP or MUC phases; a quick run while working on logins
   --idle-sessions N    sessions per batch of the idle-memory measurement, two batches
                        (default: 1000; 0 to skip it)
+  --idle-settle S      seconds the sessions of each batch stay idle before the settled
+                       reading of RSS (default: 40; 0: only the reading at once)
   --cert KIND          ecdsa (P-256, Verona's own generator; default) or rsa (RSA-2048,
                        openssl), one certificate for all servers
   --rounds N           run everything N times, servers interleaved, and report the
@@ -102,6 +108,10 @@ interface Options {
   warmupLogins: number;
   messages?: number;
   idleSessions: number;
+  /** Seconds each batch of idle sessions stays idle before the settled RSS reading. */
+  idleSettleS: number;
+  /** Only logins (and idle memory) for every server, as for the floor. */
+  loginsOnly: boolean;
   cert: "ecdsa" | "rsa";
   rounds: number;
   password: string;
@@ -133,6 +143,8 @@ function parseOptions(args: string[]): Options | "help" {
       "warmup-logins": { type: "string" },
       messages: { type: "string" },
       "idle-sessions": { type: "string" },
+      "idle-settle": { type: "string" },
+      "logins-only": { type: "boolean" },
       cert: { type: "string" },
       rounds: { type: "string" },
       password: { type: "string" },
@@ -176,6 +188,8 @@ function parseOptions(args: string[]): Options | "help" {
       ? undefined
       : count("messages", values.messages, 0, { max: 100_000 }),
     idleSessions: count("idle-sessions", values["idle-sessions"], 1000, { min: 0 }),
+    loginsOnly: values["logins-only"] ?? false,
+    idleSettleS: count("idle-settle", values["idle-settle"], 40, { min: 0, max: 600 }),
     cert,
     rounds: count("rounds", values.rounds, 1, { max: 10 }),
     password,
@@ -342,25 +356,37 @@ async function startTarget(name: ServerName, setup: TargetSetup): Promise<Target
 
 interface IdleResult {
   sessionsPerBatch: number;
-  /** Server RSS before any session, after the first batch, after the second. */
+  /** Seconds each batch stayed idle before its settled reading. */
+  settleS: number;
+  /** Server RSS before any session, after the first batch (settled), after the second. */
   rssKiB: number[];
-  /** RSS growth per session of the second batch: one-time costs are already paid. */
+  /** Server RSS once its CPU was quiet after the first batch, and after the second. */
+  rssAtOnceKiB: number[];
+  /** Settled RSS growth per session of the second batch: one-time costs are already paid. */
   kibPerSession: number;
-  /** RSS growth per session of the first batch, one-time costs included. */
+  /** Settled RSS growth per session of the first batch, one-time costs included. */
   kibPerSessionFirst: number;
+  /** The same two before the wait: what the burst of logins left on top. */
+  kibPerSessionAtOnce: number;
+  kibPerSessionFirstAtOnce: number;
   /** Sessions the server had dropped by the time the last RSS was read (should be 0). */
   lost: number;
 }
 
-/** Opens two batches of idle sessions, reads the server's RSS after each, closes them. */
+/**
+ * Opens two batches of idle sessions, reads the server's RSS after each at once and after
+ * `settleS` seconds, closes them.
+ */
 async function idleMemory(
   target: Target,
   sessions: number,
+  settleS: number,
   password: string,
   ticks: number,
 ): Promise<IdleResult> {
   const clients: BenchClient[] = [];
   const rss: number[] = [];
+  const atOnce: number[] = [];
   let lost = NaN;
   try {
     await cpuQuiet(target.pid, ticks);
@@ -386,7 +412,9 @@ async function idleMemory(
       };
       await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, worker));
       await cpuQuiet(target.pid, ticks);
-      rss.push(await rssKiB(target.pid));
+      atOnce.push(await rssKiB(target.pid));
+      if (settleS > 0) await new Promise((resolve) => setTimeout(resolve, settleS * 1000));
+      rss.push(settleS > 0 ? await rssKiB(target.pid) : atOnce[batch - 1]);
     }
     lost = clients.filter((c) => c.closeReason !== undefined).length;
   } finally {
@@ -395,9 +423,13 @@ async function idleMemory(
   const per = (from: number, to: number) => Math.round((to - from) / sessions * 10) / 10;
   return {
     sessionsPerBatch: sessions,
+    settleS,
     rssKiB: rss,
+    rssAtOnceKiB: atOnce,
     kibPerSession: per(rss[1], rss[2]),
     kibPerSessionFirst: per(rss[0], rss[1]),
+    kibPerSessionAtOnce: per(rss[1], atOnce[1]),
+    kibPerSessionFirstAtOnce: per(rss[0], atOnce[0]),
     lost,
   };
 }
@@ -409,7 +441,7 @@ async function runLoad(
   children: Set<Deno.ChildProcess>,
 ): Promise<{ report: Record<string, unknown>; args: string[] }> {
   // The floor answers logins only.
-  const loginsOnly = target.name === "floor";
+  const loginsOnly = options.loginsOnly || target.name === "floor";
   const args = [
     ...["--host", "127.0.0.1", "--port", String(target.port), "--server-pid", String(target.pid)],
     ...["--clients", String(options.clients)],
@@ -525,6 +557,8 @@ function figures(result: ServerResult): Record<string, number> {
     mucP99: fan("latencyMsP99"),
     idleKiB: num(result.idle?.kibPerSession),
     idleKiBFirst: num(result.idle?.kibPerSessionFirst),
+    idleKiBAtOnce: num(result.idle?.kibPerSessionAtOnce),
+    idleKiBFirstAtOnce: num(result.idle?.kibPerSessionFirstAtOnce),
     generatorMax: shares.length === 0 ? NaN : Math.max(...shares),
     missing: chat("missing") + fan("missing") + chat("errors") + fan("errors") +
       (Number.isFinite(pep("missing")) ? pep("missing") + pep("errors") : 0),
@@ -553,8 +587,10 @@ const ROWS: [key: string, label: string, unit: string][] = [
   ["mucBusy", "MUC: server CPU busy", "busy"],
   ["mucP50", "MUC: latency p50", "ms"],
   ["mucP99", "MUC: latency p99", "ms"],
-  ["idleKiB", "idle session: RSS per session", "KiB"],
-  ["idleKiBFirst", "idle session: RSS per session, 1st batch", "KiB"],
+  ["idleKiB", "idle session: RSS per session (after SETTLE s idle)", "KiB"],
+  ["idleKiBFirst", "idle session: RSS per session, 1st batch (after SETTLE s)", "KiB"],
+  ["idleKiBAtOnce", "idle session: RSS per session, at once", "KiB"],
+  ["idleKiBFirstAtOnce", "idle session: RSS per session, 1st batch, at once", "KiB"],
   ["generatorMax", "generator CPU, busiest phase", "generator"],
   ["missing", "deliveries missing + errors", ""],
 ];
@@ -628,6 +664,7 @@ function renderTable(byName: Map<ServerName, Record<string, number>>, options: O
   const rows = ROWS.map(([key, template, unit]) => {
     const label = template.replace("CLIENTS", String(options.clients))
       .replace("WARMUP", String(options.warmupLogins))
+      .replace("SETTLE", String(options.idleSettleS))
       .replace(/^MUC:/, `MUC, ${options.occupants} occupants:`)
       .replace(/^PEP:/, `PEP, ${Math.min(500, options.clients - 1)} contacts:`);
     const values = options.servers.map((name) => byName.get(name)?.[key] ?? NaN);
@@ -757,10 +794,20 @@ export async function main(args: string[]): Promise<number> {
                 log(`  load failed: ${load.report.error}`);
               }
             } else {
-              result.idle = await idleMemory(target, options.idleSessions, options.password, ticks);
+              result.idle = await idleMemory(
+                target,
+                options.idleSessions,
+                options.idleSettleS,
+                options.password,
+                ticks,
+              );
+              const [before, first, second] = result.idle.rssKiB;
+              const [firstAtOnce, secondAtOnce] = result.idle.rssAtOnceKiB;
               log(
-                `  idle memory: RSS ${result.idle.rssKiB.join(" -> ")} KiB with 0 / ` +
-                  `${options.idleSessions} / ${2 * options.idleSessions} sessions`,
+                `  idle memory: RSS ${before} -> ${firstAtOnce}, ${first} after ` +
+                  `${options.idleSettleS} s -> ${secondAtOnce}, ${second} after ` +
+                  `${options.idleSettleS} s KiB with 0 / ${options.idleSessions} / ` +
+                  `${2 * options.idleSessions} sessions`,
               );
             }
           } catch (error) {
@@ -805,7 +852,8 @@ export async function main(args: string[]): Promise<number> {
   print(
     `\n${options.clients} clients, ${options.chatPairs} chat pairs (full JIDs), a room of ` +
       `${options.occupants}; ${options.warmupLogins} warm-up logins before the timed ones; ` +
-      `idle memory: 2 x ${options.idleSessions} sessions` +
+      `idle memory: 2 x ${options.idleSessions} sessions, each batch read at once and after ` +
+      `${options.idleSettleS} s idle` +
       (options.rounds > 1 ? `; medians of ${options.rounds} rounds. ` : ". ") +
       "Shared, noisy machine: repeat runs before trusting a difference.\n",
   );

@@ -84,6 +84,11 @@ export interface C2sOptions {
   registration?: PreAuthRegistration;
   /** Called once when the stream is gone. */
   closed(stream: C2sStream): void;
+  /**
+   * Called after each write to the client, so that the server's check of every send queue
+   * against the total budget looks only at streams that may have one.
+   */
+  wrote?(stream: C2sStream): void;
   /** Failed authentications by remote address, shared by every stream. */
   authFailuresByAddress: KeyedBuckets;
   /** Whether so many connections are open that slow logins should make room. */
@@ -256,7 +261,7 @@ export class C2sStream implements BoundSession {
     this.#log(`stream error ${what}`);
     if (!this.#hibernating) {
       this.#carrier.#sendHeaderIfNeeded();
-      this.#out.write(xml);
+      this.#carrier.#write(xml);
     }
     this.close();
   }
@@ -268,9 +273,15 @@ export class C2sStream implements BoundSession {
     if (this.#hibernating) return this.#end(); // no connection to close
     this.#carrier.#sendHeaderIfNeeded();
     // XEP-0198 §4: a last ack tells the client which of its stanzas were handled.
-    if (this.#sm !== null) this.#out.write(this.#sm.answer().toString());
-    this.#out.write("</stream:stream>");
+    if (this.#sm !== null) this.#carrier.#write(this.#sm.answer().toString());
+    this.#carrier.#write("</stream:stream>");
     this.#out.close();
+  }
+
+  /** Writes to this connection's client; the server then watches its send queue. */
+  #write(text: string): void {
+    this.#transport.write(text);
+    this.#options.wrote?.(this);
   }
 
   /** The transport this session writes to: its carrier's. */
@@ -290,7 +301,7 @@ export class C2sStream implements BoundSession {
     this.#options.counters?.stanzasOut.inc(kindOf(item));
     const sm = this.#sm;
     if (sm === null) {
-      if (!this.#hibernating) this.#out.write(xml);
+      if (!this.#hibernating) this.#carrier.#write(xml);
       return;
     }
     if (!sm.countSent(item, xml.length)) {
@@ -316,8 +327,8 @@ export class C2sStream implements BoundSession {
       }
       return;
     }
-    this.#out.write(xml);
-    if (sm.shouldRequest) this.#out.write(sm.request().toString());
+    this.#carrier.#write(xml);
+    if (sm.shouldRequest) this.#carrier.#write(sm.request().toString());
     else this.#scheduleAckRequest();
   }
 
@@ -328,7 +339,7 @@ export class C2sStream implements BoundSession {
       this.#ackTimer = undefined;
       const sm = this.#sm;
       if (sm === null || this.#hibernating || this.#phase !== "bound") return;
-      if (sm.unackedCount > 0 && !sm.awaitingAck) this.#out.write(sm.request().toString());
+      if (sm.unackedCount > 0 && !sm.awaitingAck) this.#carrier.#write(sm.request().toString());
     }, REQUEST_ACK_IDLE_MS);
   }
 
@@ -398,7 +409,7 @@ export class C2sStream implements BoundSession {
   #sendHeaderIfNeeded(): void {
     if (this.#headerSent) return;
     this.#headerSent = true;
-    this.#transport.write(
+    this.#write(
       `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAMS}' ` +
         `id='${crypto.randomUUID()}' from='${this.#options.domain}' version='1.0' xml:lang='en'>`,
     );
@@ -434,7 +445,7 @@ export class C2sStream implements BoundSession {
       return this.closeWithError("unsupported-version", "Only XMPP 1.0 streams are supported");
     }
     this.#sendHeaderIfNeeded();
-    this.#transport.write(this.#features().toString());
+    this.#write(this.#features().toString());
   }
 
   #features(): Element {
@@ -628,7 +639,7 @@ export class C2sStream implements BoundSession {
     const mechanism = this.#sasl!.name;
     const step = await this.#sasl!.step(data);
     if (step.kind === "challenge") {
-      this.#transport.write(
+      this.#write(
         el("challenge", { xmlns: NS.SASL }, encodeBase64(step.data)).toString(),
       );
       return;
@@ -646,14 +657,14 @@ export class C2sStream implements BoundSession {
     this.#expectNewStream();
     const { c2sRateBytes, c2sBurstBytes } = this.#options.limits;
     this.#transport.setInputRate({ perSecond: c2sRateBytes, burst: c2sBurstBytes });
-    this.#transport.write(
+    this.#write(
       el("success", { xmlns: NS.SASL }, step.data ? encodeBase64(step.data) : undefined).toString(),
     );
     this.#log(`authenticated as ${step.username}`);
   }
 
   #saslFailure(condition: string, text?: string): void {
-    this.#transport.write(
+    this.#write(
       el(
         "failure",
         { xmlns: NS.SASL },
@@ -796,7 +807,7 @@ export class C2sStream implements BoundSession {
       case "resume":
         return this.#resume(stanza);
       case "r":
-        if (this.#sm !== null) this.#out.write(this.#sm.answer().toString());
+        if (this.#sm !== null) this.#carrier.#write(this.#sm.answer().toString());
         return;
       case "a":
         return this.#ack(stanza);
@@ -808,7 +819,7 @@ export class C2sStream implements BoundSession {
   /** XEP-0198 §3: only once, only after bind; `resume` asks for §5. */
   #enable(stanza: Element): void {
     if (this.#phase !== "bound" || this.#sm !== null) {
-      this.#out.write(failed("unexpected-request").toString());
+      this.#carrier.#write(failed("unexpected-request").toString());
       return;
     }
     const limits = this.#options.limits;
@@ -824,12 +835,12 @@ export class C2sStream implements BoundSession {
     if (parseBoolean(stanza.attrs.resume) && serverMax > 0) {
       const timeoutS = asked !== undefined && asked > 0 ? Math.min(asked, serverMax) : serverMax;
       this.#sm = new StreamManagement({ resume: true, id: newSmId(), timeoutS }, bounds);
-      this.#out.write(
+      this.#carrier.#write(
         el("enabled", { xmlns: NS.SM, id: this.#sm.id, resume: "true", max: timeoutS }).toString(),
       );
     } else {
       this.#sm = new StreamManagement({ resume: false }, bounds);
-      this.#out.write(el("enabled", { xmlns: NS.SM }).toString());
+      this.#carrier.#write(el("enabled", { xmlns: NS.SM }).toString());
     }
     this.#log(`stream management enabled${this.#sm.resumable ? ", resumable" : ""}`);
   }
@@ -866,17 +877,17 @@ export class C2sStream implements BoundSession {
    */
   #resume(stanza: Element): void {
     if (this.#phase !== "authenticated") {
-      this.#out.write(failed("unexpected-request").toString());
+      this.#carrier.#write(failed("unexpected-request").toString());
       return;
     }
     if ((this.#options.limits.smResumeTimeoutS ?? DEFAULT_RESUME_TIMEOUT_S) <= 0) {
-      this.#out.write(failed("feature-not-implemented").toString());
+      this.#carrier.#write(failed("feature-not-implemented").toString());
       return;
     }
     const previd = stanza.attrs.previd;
     const h = parseH(stanza.attrs.h);
     if (previd === undefined || h === undefined) {
-      this.#out.write(failed("bad-request").toString());
+      this.#carrier.#write(failed("bad-request").toString());
       return;
     }
     const bare = `${this.#username}@${this.#options.domain}`;
@@ -886,7 +897,7 @@ export class C2sStream implements BoundSession {
     if (old === undefined) {
       this.#log(`no session to resume`);
       const handled = this.#options.endedResumptions.take(bare, previd);
-      this.#out.write(failed("item-not-found", handled).toString());
+      this.#carrier.#write(failed("item-not-found", handled).toString());
       return; // §5: the client may bind instead
     }
     const sm = old.#sm!;
@@ -915,16 +926,16 @@ export class C2sStream implements BoundSession {
       );
       previous.#transport.close();
     }
-    this.#transport.write(el("resumed", { xmlns: NS.SM, previd, h: sm.handled }).toString());
+    this.#write(el("resumed", { xmlns: NS.SM, previd, h: sm.handled }).toString());
     for (const item of sm.unacked()) {
-      this.#transport.write(typeof item === "string" ? item : item.toString(NS.CLIENT));
+      this.#write(typeof item === "string" ? item : item.toString(NS.CLIENT));
     }
     // XEP-0352 §5.2: a resumed stream is active; what was held goes out after the rest.
     const held = old.#csi?.flush() ?? [];
     old.#csi = null;
     for (const item of held) old.#emit(item);
     sm.awaitingAck = false;
-    if (sm.unackedCount > 0) this.#transport.write(sm.request().toString());
+    if (sm.unackedCount > 0) this.#write(sm.request().toString());
     old.#log(`resumed on ${this.id} with ${sm.unackedCount} stanza(s) sent again`);
   }
 

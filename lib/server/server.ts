@@ -49,6 +49,7 @@ export class Server {
   #db: DatabaseSync;
   #listener: Listener;
   #streams = new Set<C2sStream>();
+  #sending = new Set<C2sStream>();
   /** The default log, when no `log` was given: flushed when the server stops. */
   #batchedLog: BatchedLog | undefined;
   #log: (line: string) => void = () => {};
@@ -109,6 +110,9 @@ export class Server {
       });
       const metrics = new Metrics();
       const streams = new Set<C2sStream>();
+      // Streams written to since the send-budget check last found their queue empty: only they
+      // can hold anything, so an idle crowd costs that check nothing.
+      const sending = new Set<C2sStream>();
       // Assigned once the modules have started; acceptClient may be called only after that.
       // deno-lint-ignore prefer-const
       let c2sOptions: C2sOptions | undefined;
@@ -150,7 +154,11 @@ export class Server {
         },
         log,
         registration,
-        closed: (ended) => streams.delete(ended),
+        closed: (ended) => {
+          streams.delete(ended);
+          sending.delete(ended);
+        },
+        wrote: (stream) => sending.add(stream),
         endedResumptions: new EndedResumptions(),
         authFailuresByAddress: new KeyedBuckets({
           perSecond: config.limits.authFailuresPerIpPerMinute / 60,
@@ -187,6 +195,7 @@ export class Server {
         if (++ticks % IDLE_SWEEP_EVERY === 0) server.releaseIdle();
       }, SEND_BUDGET_CHECK_MS);
       server.#streams = streams;
+      server.#sending = sending;
       server.#batchedLog = batched;
       server.#log = log;
       const adminPath = join(config.dataDir, ADMIN_SOCKET_NAME);
@@ -275,17 +284,24 @@ export class Server {
    * Each connection's send queue is bounded (`max_send_queue_bytes`), but a crowd of slow
    * readers could still hold gigabytes together (everyone joining a big room at once): past
    * `max_total_send_queue_bytes`, the connections with the most waiting go first, until the
-   * total is under 90 % of it. One pass over the streams, four times a second.
+   * total is under 90 % of it. Four times a second, one pass over the streams written to since
+   * the last pass (those found with nothing queued leave the set until they are written to).
    */
   #enforceSendBudget(): void {
     const limit = this.config.limits.maxTotalSendQueueBytes;
     let total = 0;
-    for (const stream of this.#streams) total += stream.queuedBytes;
+    const waiting: { stream: C2sStream; queued: number }[] = [];
+    for (const stream of this.#sending) {
+      const queued = stream.queuedBytes;
+      if (queued === 0) this.#sending.delete(stream);
+      else {
+        total += queued;
+        waiting.push({ stream, queued });
+      }
+    }
     if (total <= limit) return;
     const before = total;
-    const waiting = [...this.#streams].map((stream) => ({ stream, queued: stream.queuedBytes }))
-      .filter(({ queued }) => queued > 0)
-      .sort((a, b) => b.queued - a.queued);
+    waiting.sort((a, b) => b.queued - a.queued);
     let shed = 0;
     for (const { stream, queued } of waiting) {
       if (total <= limit * 0.9) break;

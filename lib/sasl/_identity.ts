@@ -2,12 +2,18 @@
 // query string), RFC 6120 §6.3.8 (authorization identity).
 import { saslprep } from "@mongodb-js/saslprep";
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /**
  * SASLprep as a query string, or null if `text` is prohibited. RFC 5802 §2.2 normalizes every
  * SCRAM password as a query, which keeps passwords with newer characters (emoji) usable; since
  * unassigned code points pass through unchanged, storing and checking still agree.
  */
 export function prepQuery(text: string): string | null {
+  // RFC 4013 changes or refuses no printable ASCII character (its mappings, prohibitions and
+  // bidi rules are all about other code points; NFKC keeps ASCII): the usual name or password
+  // needs no tables.
+  if (PRINTABLE_ASCII.test(text)) return text;
   try {
     return saslprep(text, { allowUnassigned: true });
   } catch (error) {

@@ -18,8 +18,13 @@ export function supportedHash(hash: string): boolean {
   return Object.hasOwn(ALGORITHMS, hash);
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 /** i;octet collation (RFC 4790 §9.3): compare the UTF-8 bytes. */
 function octetCompare(a: string, b: string): number {
+  // UTF-8 bytes sort as code points do, and so do UTF-16 code units outside surrogate pairs
+  // (which sort below U+E000..U+FFFF as units, above them as code points).
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   const x = new TextEncoder().encode(a);
   const y = new TextEncoder().encode(b);
   const length = Math.min(x.length, y.length);

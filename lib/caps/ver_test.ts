@@ -56,3 +56,21 @@ Deno.test("capsString() refuses repeated features and identities (XEP-0115 §5.4
   assert.equal(capsString(identities), null);
   assert.equal(capsVer(el("query", { xmlns: NS.DISCO_INFO }), "md5"), null);
 });
+
+Deno.test("capsString() sorts features by their UTF-8 bytes, characters beyond U+FFFF included", () => {
+  // As UTF-16 code units U+1F600 (D83D DE00) sorts below U+FFFD; as UTF-8 (F0.. > EF..) above.
+  const query = el(
+    "query",
+    { xmlns: NS.DISCO_INFO },
+    el("identity", { category: "client", type: "pc" }),
+    feature("urn:x:\u{1F600}"),
+    feature("urn:x:\uFFFD"),
+    feature("urn:x:z"),
+    feature("urn:x:\u00E9"),
+    feature("urn:x:a"),
+  );
+  assert.equal(
+    capsString(query),
+    "client/pc//<urn:x:a<urn:x:z<urn:x:\u00E9<urn:x:\uFFFD<urn:x:\u{1F600}<",
+  );
+});

@@ -159,7 +159,7 @@ export class StreamParser {
   reset(): void {
     this.#generation++;
     this.#pending = [];
-    this.#decoder = null;
+    this.#decoder = this.#failed ? null : reusableDecoder(this.#decoder);
     this.#scanner = new Scanner(this.#limits);
     this.#stack = [];
     this.#depth = 0;
@@ -896,5 +896,21 @@ class Scanner {
         ? new TextDecoder().decode(Uint8Array.from(name, (ch) => ch.charCodeAt(0)))
         : name;
     return `end tag </${decode(this.#name)}> does not match <${decode(open)}>`;
+  }
+}
+
+/**
+ * `decoder` again for a new stream (a login restarts the stream twice), or null to make a new
+ * one: when it holds no partial character, decode() without `stream` empties it and the next
+ * call starts afresh, a leading byte order mark skipped again (WHATWG Encoding, decode()). One
+ * made inside a stream keeps a byte order mark as text, which a new stream must not.
+ */
+function reusableDecoder(decoder: TextDecoder | null): TextDecoder | null {
+  if (decoder === null || decoder.ignoreBOM) return null;
+  try {
+    decoder.decode();
+    return decoder;
+  } catch {
+    return null; // the old stream ended inside a character
   }
 }

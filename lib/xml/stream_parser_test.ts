@@ -295,6 +295,21 @@ Deno.test("StreamParser accepts a byte order mark, an XML declaration and CDATA"
   assert.equal(seen.stanzas[0].getChildText("body"), "a < b\u{1F600}&");
 });
 
+Deno.test("StreamParser after reset() reads a new stream afresh: its byte order mark, no cut character", () => {
+  const { parser, seen } = recorder();
+  const bom = [0xef, 0xbb, 0xbf];
+  parser.write(Uint8Array.from([...bom, ...encoder.encode(HEADER + "<presence/>")]));
+  parser.reset(); // as after STARTTLS or SASL: the decoder is used again
+  parser.write(Uint8Array.from([...bom, ...encoder.encode(HEADER + "<message><body>caf")]));
+  parser.write(Uint8Array.from([0xc3])); // the first byte of "é", and the stream restarts
+  parser.reset();
+  parser.write(encoder.encode(HEADER + "<message><body>\u00e9</body></message>"));
+  assert.deepEqual(seen.errors, []);
+  assert.equal(seen.opens.length, 3);
+  assert.equal(seen.stanzas.map((s) => s.name).join(" "), "presence message");
+  assert.equal(seen.stanzas[1].getChildText("body"), "\u00e9");
+});
+
 Deno.test("StreamParser.reset() from a stanza handler drops the rest of the chunk", () => {
   const seen: string[] = [];
   const parser: StreamParser = new StreamParser({

@@ -1,6 +1,7 @@
 // The client side of a c2s connection, for our own tools (spec replay, load generator):
 // TCP with a timeout, and STARTTLS or direct TLS (XEP-0368) that encrypt without verifying (test
 // servers are self-signed).
+import type { Buffer } from "node:buffer";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { ALPN_XMPP_CLIENT } from "./transport.ts";
@@ -32,18 +33,20 @@ export function openTcp(
 
 /**
  * Runs the TLS handshake over `raw` after `<proceed/>`. The certificate is not verified: the
- * tools talk to test servers with self-signed certificates.
+ * tools talk to test servers with self-signed certificates. `session` (what a TLS socket's
+ * `session` event gave) asks the server to resume that session.
  */
 export function upgradeToTls(
   raw: Socket,
   servername: string,
   timeoutMs: number,
+  session?: Uint8Array,
 ): Promise<TLSSocket> {
   raw.removeAllListeners("data");
   raw.removeAllListeners("close");
   raw.removeAllListeners("error");
   raw.on("error", () => {}); // the TLS socket reports it
-  return handshake({ socket: raw, servername }, timeoutMs);
+  return handshake({ socket: raw, servername, session: session as Buffer | undefined }, timeoutMs);
 }
 
 /**
@@ -54,14 +57,19 @@ export function upgradeToTls(
 export async function openDirectTls(
   host: string,
   port: number,
-  options: { servername: string; timeoutMs: number; localAddress?: string },
+  options: { servername: string; timeoutMs: number; localAddress?: string; session?: Uint8Array },
 ): Promise<TLSSocket> {
   const raw = await openTcp(host, port, options.timeoutMs, options.localAddress);
   raw.setNoDelay(true);
   raw.on("error", () => {}); // the TLS socket reports it
   const { servername } = options;
   return handshake(
-    { socket: raw, servername, ALPNProtocols: [ALPN_XMPP_CLIENT] },
+    {
+      socket: raw,
+      servername,
+      ALPNProtocols: [ALPN_XMPP_CLIENT],
+      session: options.session as Buffer | undefined,
+    },
     options.timeoutMs,
   );
 }

@@ -39,6 +39,8 @@ export interface BenchLogin {
    * server's ack requests (`<r/>`) are then answered (§4).
    */
   streamManagement?: boolean;
+  /** A TLS session of an earlier login ({@linkcode BenchClient.tlsSession}) to resume. */
+  tlsSession?: Uint8Array;
 }
 
 /** A stanza predicate for {@linkcode BenchClient.waitFor}: true to finish, an Error to fail. */
@@ -64,6 +66,8 @@ export class BenchClient {
   #elements: Element[] = [];
   #wake: (() => void) | undefined;
   #streamOpened = false;
+  #tlsSession: Uint8Array | undefined;
+  #tlsResumed = false;
   /** Stanzas handled since SM was enabled ('h', XEP-0198 §4); null without SM. */
   #smHandled: number | null = null;
 
@@ -80,6 +84,16 @@ export class BenchClient {
       streamClose: () => this.#fail("server closed the stream during login"),
       error: (condition, text) => this.#fail(`server sent bad XML (${condition}): ${text}`),
     });
+  }
+
+  /** The TLS session the server gave last (a TLS 1.3 ticket arrives after the handshake). */
+  get tlsSession(): Uint8Array | undefined {
+    return this.#tlsSession;
+  }
+
+  /** Whether the TLS handshake resumed the session given as {@linkcode BenchLogin.tlsSession}. */
+  get tlsResumed(): boolean {
+    return this.#tlsResumed;
   }
 
   get fullJid(): string {
@@ -106,7 +120,9 @@ export class BenchClient {
           servername: options.domain,
           timeoutMs: options.timeoutMs,
           localAddress: options.localAddress,
+          session: options.tlsSession,
         });
+        this.#keepTlsSession(raw as TLSSocket);
       } else {
         raw = await openTcp(options.host, options.port, options.timeoutMs, options.localAddress);
         raw.setNoDelay(true);
@@ -245,7 +261,16 @@ export class BenchClient {
   }
 
   async #startTls(raw: Socket, options: BenchLogin): Promise<void> {
-    this.#attachParser(await upgradeToTls(raw, options.domain, options.timeoutMs));
+    const tls = await upgradeToTls(raw, options.domain, options.timeoutMs, options.tlsSession);
+    this.#keepTlsSession(tls);
+    this.#attachParser(tls);
+  }
+
+  #keepTlsSession(tls: TLSSocket): void {
+    this.#tlsResumed = tls.isSessionReused();
+    // TLS 1.2 settles the session in the handshake, TLS 1.3 sends tickets after it.
+    this.#tlsSession = tls.getSession() ?? undefined;
+    tls.on("session", (session: Uint8Array) => this.#tlsSession = session);
   }
 
   async #openStream(options: BenchLogin, restart: boolean): Promise<Element> {

@@ -64,6 +64,9 @@ Options:
   --messages N         groupchat messages sent to it (default: load.ts's, 100000
                        deliveries in all); more make short phases (fast servers) more precise:
                        CPU time is read in clock ticks of 10 ms
+  --resume-tls         the timed logins resume the TLS session of the warm-up login of the
+                       same account (load.ts --resume-tls), as returning clients do; a row
+                       counts how many each server resumed
   --logins-only        measure logins (and idle memory) only, as for the floor: no chat,
                        PEP or MUC phases; a quick run while working on logins
   --idle-sessions N    sessions per batch of the idle-memory measurement, two batches
@@ -110,6 +113,8 @@ interface Options {
   idleSessions: number;
   /** Seconds each batch of idle sessions stays idle before the settled RSS reading. */
   idleSettleS: number;
+  /** Timed logins resume the TLS sessions of the warm-up logins. */
+  resumeTls: boolean;
   /** Only logins (and idle memory) for every server, as for the floor. */
   loginsOnly: boolean;
   cert: "ecdsa" | "rsa";
@@ -145,6 +150,7 @@ function parseOptions(args: string[]): Options | "help" {
       "idle-sessions": { type: "string" },
       "idle-settle": { type: "string" },
       "logins-only": { type: "boolean" },
+      "resume-tls": { type: "boolean" },
       cert: { type: "string" },
       rounds: { type: "string" },
       password: { type: "string" },
@@ -175,6 +181,9 @@ function parseOptions(args: string[]): Options | "help" {
   if (password === "" || /["'\\\s]/.test(password)) {
     throw new UsageError("--password must be non-empty, without quotes, backslashes or spaces");
   }
+  if (values["resume-tls"] && values["warmup-logins"]?.trim() === "0") {
+    throw new UsageError("--resume-tls needs warm-up logins (their TLS sessions are resumed)");
+  }
   return {
     servers: [...new Set(servers)] as ServerName[],
     clients,
@@ -189,6 +198,7 @@ function parseOptions(args: string[]): Options | "help" {
       : count("messages", values.messages, 0, { max: 100_000 }),
     idleSessions: count("idle-sessions", values["idle-sessions"], 1000, { min: 0 }),
     loginsOnly: values["logins-only"] ?? false,
+    resumeTls: values["resume-tls"] ?? false,
     idleSettleS: count("idle-settle", values["idle-settle"], 40, { min: 0, max: 600 }),
     cert,
     rounds: count("rounds", values.rounds, 1, { max: 10 }),
@@ -446,6 +456,7 @@ async function runLoad(
     ...["--host", "127.0.0.1", "--port", String(target.port), "--server-pid", String(target.pid)],
     ...["--clients", String(options.clients)],
     ...["--warmup-logins", String(options.warmupLogins)],
+    ...(options.resumeTls ? ["--resume-tls"] : []),
     ...(loginsOnly
       ? ["--chat-pairs", "0", "--pep-contacts", "0", "--occupants", "0"]
       : ["--chat-pairs", String(options.chatPairs), "--chat-to", "full"]),
@@ -537,6 +548,7 @@ function figures(result: ServerResult): Record<string, number> {
     loginCpu: logins("serverCpuMsPerLogin"),
     loginCpuCold: num(pick(load, "warmup", "serverCpuMsPerLogin")),
     loginRate: logins("loginsPerSecond"),
+    loginResumed: logins("tlsResumed") / logins("clients"),
     loginBusy: logins("serverCpuShare"),
     chatCpu: chat("serverCpuUsPerDelivery"),
     chatRate: chat("deliveriesPerSecond"),
@@ -569,6 +581,7 @@ const ROWS: [key: string, label: string, unit: string][] = [
   ["loginCpu", "server CPU per login", "ms"],
   ["loginCpuCold", "server CPU per login, cold (first WARMUP after start)", "ms"],
   ["loginRate", "logins/s", ""],
+  ["loginResumed", "logins: TLS sessions resumed", "busy"],
   ["loginBusy", "logins: server CPU busy", "busy"],
   ["chatCpu", "1:1 chat: server CPU per delivery", "µs"],
   ["chatRate", "1:1 chat: deliveries/s", ""],
@@ -851,7 +864,8 @@ export async function main(args: string[]): Promise<number> {
   report.table = Object.fromEntries(medians);
   print(
     `\n${options.clients} clients, ${options.chatPairs} chat pairs (full JIDs), a room of ` +
-      `${options.occupants}; ${options.warmupLogins} warm-up logins before the timed ones; ` +
+      `${options.occupants}; ${options.warmupLogins} warm-up logins before the timed ones` +
+      (options.resumeTls ? ", whose TLS sessions the timed ones resume; " : "; ") +
       `idle memory: 2 x ${options.idleSessions} sessions, each batch read at once and after ` +
       `${options.idleSettleS} s idle` +
       (options.rounds > 1 ? `; medians of ${options.rounds} rounds. ` : ". ") +

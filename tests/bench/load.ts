@@ -70,6 +70,9 @@ Options:
                      closed again, so that the timed ones meet a warm server: compiled
                      code and caches, as after any time in service; their CPU per login
                      is reported too, as the cold figure (default: 0)
+  --resume-tls       the timed logins resume the TLS session (ticket) of the warm-up
+                     login of the same account, as a returning client does; how many the
+                     server resumed is reported (needs --warmup-logins)
   --mechanism M      SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN
   --password PW      password of every bench account (default: bench-password)
   --host H           target a running server at H instead of starting one
@@ -111,6 +114,8 @@ interface Options {
   pepWindow: number;
   concurrency: number;
   warmupLogins: number;
+  /** Timed logins resume the TLS session of the warm-up login of the same account. */
+  resumeTls: boolean;
   mechanism: BenchMechanism;
   password: string;
   host?: string;
@@ -159,6 +164,7 @@ function parseOptions(args: string[]): Options | "help" {
       "pep-window": { type: "string" },
       concurrency: { type: "string" },
       "warmup-logins": { type: "string" },
+      "resume-tls": { type: "boolean" },
       mechanism: { type: "string" },
       password: { type: "string" },
       host: { type: "string" },
@@ -260,6 +266,9 @@ function parseOptions(args: string[]): Options | "help" {
       values["warmup-logins"].trim() === "0"
     ? 0
     : positiveInt("warmup-logins", values["warmup-logins"], clients);
+  if (values["resume-tls"] && warmupLogins === 0) {
+    throw new UsageError("--resume-tls needs --warmup-logins (their TLS sessions are resumed)");
+  }
   const domain = values.domain ?? "localhost";
   const password = values.password ?? "bench-password";
   if (password === "") throw new UsageError("--password must not be empty");
@@ -283,6 +292,7 @@ function parseOptions(args: string[]): Options | "help" {
       ? 16
       : positiveInt("concurrency", values.concurrency, LIMITS.concurrency),
     warmupLogins,
+    resumeTls: values["resume-tls"] ?? false,
     mechanism: mechanism as BenchMechanism,
     password,
     host: values.host,
@@ -305,9 +315,16 @@ function parseOptions(args: string[]): Options | "help" {
 
 /**
  * Logs in `count` clients (bench1..), kept in `clients`; with `warmup`, closes them again and
- * waits until the server has handled that.
+ * waits until the server has handled that. With `tlsSessions`, a warm-up keeps each account's
+ * TLS session there and the timed logins resume them.
  */
-async function loginPhase(bench: Bench, { warmup = false } = {}) {
+async function loginPhase(
+  bench: Bench,
+  { warmup = false, tlsSessions }: {
+    warmup?: boolean;
+    tlsSessions?: (Uint8Array | undefined)[];
+  } = {},
+) {
   const { options } = bench;
   const count = warmup ? options.warmupLogins : options.clients;
   const clients = warmup ? [] : bench.clients;
@@ -328,9 +345,13 @@ async function loginPhase(bench: Bench, { warmup = false } = {}) {
         mechanism: options.mechanism,
         resource: warmup ? "warmup" : "bench",
         timeoutMs: LOGIN_TIMEOUT_MS,
+        tlsSession: warmup ? undefined : tlsSessions?.[i],
       });
     }),
   );
+  if (warmup && tlsSessions !== undefined) {
+    clients.forEach((client, i) => tlsSessions[i] = client.tlsSession);
+  }
   const end = await sample(bench);
   const rssAfter = await serverRss(bench);
   const used = usage(start, end);
@@ -347,6 +368,9 @@ async function loginPhase(bench: Bench, { warmup = false } = {}) {
     serverRssKiBBefore: rssBefore,
     serverRssKiBAfter: rssAfter,
     serverKiBPerSession: round((rssAfter - rssBefore) / count, 1),
+    tlsResumed: warmup || tlsSessions === undefined
+      ? undefined
+      : clients.filter((client) => client.tlsResumed).length,
     ...used,
   };
 }
@@ -872,8 +896,9 @@ export async function main(args: string[]): Promise<number> {
       }
     }
 
+    const tlsSessions = opts.resumeTls ? [] : undefined;
     if (opts.warmupLogins > 0) {
-      const warmup = await loginPhase(bench, { warmup: true });
+      const warmup = await loginPhase(bench, { warmup: true, tlsSessions });
       report.warmup = warmup;
       print(table(`warm-up: ${warmup.clients} logins, closed again (cold server)`, [
         ["logins/s", warmup.loginsPerSecond],
@@ -881,7 +906,10 @@ export async function main(args: string[]): Promise<number> {
         ["generator CPU busy", busy(warmup.generatorCpuShare)],
       ]));
     }
-    const logins = { ...await loginPhase(bench), lostConnections: lostConnections(bench) };
+    const logins = {
+      ...await loginPhase(bench, { tlsSessions }),
+      lostConnections: lostConnections(bench),
+    };
     report.logins = logins;
     print(table(
       `logins: ${opts.clients} clients, STARTTLS + ${opts.mechanism} + bind + presence, ` +
@@ -893,6 +921,12 @@ export async function main(args: string[]): Promise<number> {
         ["generator CPU busy", busy(logins.generatorCpuShare)],
         ["server RSS growth per session", unit(logins.serverKiBPerSession, "KiB (GC-noisy)")],
         ["wall time", `${logins.wallMs} ms`],
+        ...(logins.tlsResumed === undefined
+          ? []
+          : [["TLS sessions resumed", `${logins.tlsResumed} of ${opts.clients}`] as [
+            string,
+            string,
+          ]]),
         ["connections lost", lost(logins.lostConnections)],
       ],
     ));

@@ -921,12 +921,10 @@ export async function main(args: string[]): Promise<number> {
         ["generator CPU busy", busy(logins.generatorCpuShare)],
         ["server RSS growth per session", unit(logins.serverKiBPerSession, "KiB (GC-noisy)")],
         ["wall time", `${logins.wallMs} ms`],
-        ...(logins.tlsResumed === undefined
-          ? []
-          : [["TLS sessions resumed", `${logins.tlsResumed} of ${opts.clients}`] as [
-            string,
-            string,
-          ]]),
+        [
+          "TLS sessions resumed", // left out without --resume-tls, as other undefined values
+          logins.tlsResumed === undefined ? undefined : `${logins.tlsResumed} of ${opts.clients}`,
+        ],
         ["connections lost", lost(logins.lostConnections)],
       ],
     ));
